@@ -1,0 +1,148 @@
+"""The tokenizer protocol every encoding implements.
+
+A tokenizer turns a :class:`~core.piece.Piece` into a 1-D ``int32`` array of token ids and back.
+It is *fitted* on a corpus (to learn its vocabulary), saved as plain JSON (never pickled), and
+reloaded to encode identically. Token id 0 is always ``PAD``: it is never produced by
+``encode`` and the models mask it out.
+
+Subclasses set ``name``, implement ``_fit``, ``encode``, ``decode``, ``_state`` and
+``_load_state``, and register themselves with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from core import atomic
+from core.piece import Piece
+
+PAD = 0
+PAD_NAME = "PAD"
+
+_REGISTRY: dict[str, type["Tokenizer"]] = {}
+
+
+def register(cls: type["Tokenizer"]) -> type["Tokenizer"]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def encoding_names() -> list[str]:
+    _import_all()
+    return sorted(_REGISTRY)
+
+
+def get_tokenizer(name: str, **params: Any) -> "Tokenizer":
+    """A new, unfitted tokenizer of the named encoding."""
+    _import_all()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**params)
+
+
+def tokenizer_from_json(obj: dict[str, Any]) -> "Tokenizer":
+    """Rebuild a fitted tokenizer from :meth:`Tokenizer.to_json` output."""
+    _import_all()
+    name = obj.get("encoding")
+    if name not in _REGISTRY:
+        raise ValueError(f"tokenizer file names an unknown encoding {name!r}")
+    tok = _REGISTRY[name](**obj.get("params", {}))
+    tok._load_state(obj["state"])
+    tok._fitted = True
+    return tok
+
+
+def load_tokenizer(path: str | Path) -> "Tokenizer":
+    return tokenizer_from_json(json.loads(Path(path).read_text()))
+
+
+def _import_all() -> None:
+    # Importing the modules runs their @register decorators.
+    from core.encodings import chords, drums, events, grid  # noqa: F401
+
+
+class Tokenizer(ABC):
+    name: ClassVar[str]
+    #: ``"melodic"`` or ``"drums"``: which tracks of a piece this encoding reads.
+    instrument_kind: ClassVar[str] = "melodic"
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self._fitted = False
+
+    # --- the protocol --------------------------------------------------------------------
+    def fit(self, pieces: Sequence[Piece]) -> "Tokenizer":
+        """Learn the vocabulary from ``pieces``; returns ``self``."""
+        self._fit(pieces)
+        self._fitted = True
+        return self
+
+    @abstractmethod
+    def _fit(self, pieces: Sequence[Piece]) -> None: ...
+
+    @abstractmethod
+    def encode(self, piece: Piece) -> np.ndarray:
+        """Token ids (``int32``, shape ``(T,)``, never ``PAD``) for one piece."""
+
+    @abstractmethod
+    def decode(self, tokens: Sequence[int] | np.ndarray) -> Piece:
+        """A piece from token ids; ``PAD`` and ids outside the vocabulary are skipped."""
+
+    @property
+    @abstractmethod
+    def vocab(self) -> list[str]:
+        """Human-readable token names; ``vocab[i]`` names id ``i``; ``vocab[0] == "PAD"``."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _load_state(self, state: dict[str, Any]) -> None: ...
+
+    # --- shared helpers ------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def fitted(self) -> bool:
+        return self._fitted
+
+    def decode_midi(self, tokens: Sequence[int] | np.ndarray, tempo: float = 120.0):
+        """``decode`` then render to a ``pretty_midi.PrettyMIDI`` at ``tempo`` bpm."""
+        piece = self.decode(tokens)
+        piece.tempo = tempo
+        return piece.to_midi()
+
+    def token_names(self, tokens: Sequence[int] | np.ndarray) -> list[str]:
+        v = self.vocab
+        return [v[t] if 0 <= t < len(v) else f"<{t}?>" for t in map(int, tokens)]
+
+    def parse_tokens(self, text: str) -> np.ndarray:
+        """Token ids from space-separated token names; unknown names raise a ``ValueError``."""
+        index = {n: i for i, n in enumerate(self.vocab)}
+        ids, unknown = [], []
+        for word in text.split():
+            (ids if word in index else unknown).append(index.get(word, word))
+        if unknown:
+            shown = ", ".join(map(str, unknown[:5]))
+            raise ValueError(f"{len(unknown)} token(s) not in this model's vocabulary: {shown}")
+        return np.asarray(ids, dtype=np.int32)
+
+    def to_json(self) -> dict[str, Any]:
+        if not self._fitted:
+            raise ValueError("tokenizer is not fitted; call fit(pieces) first")
+        return {"encoding": self.name, "params": self.params, "state": self._state(),
+                "vocab_size": self.vocab_size}
+
+    def save(self, path: str | Path) -> None:
+        atomic.write_json(path, self.to_json())
+
+    def __repr__(self) -> str:
+        size = self.vocab_size if self._fitted else "unfitted"
+        return f"{type(self).__name__}(vocab={size}, params={self.params})"
