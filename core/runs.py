@@ -11,7 +11,8 @@
       status.json         state (queued|running|stopping|stopped|finished|failed), epoch, epochs,
                           batch, batches, eta_s, device, pid, message, updated
       epoch_0005.keras    model (+ optimizer unless stripped) after epoch 5
-      best.json           {"epoch": N, "val_loss": x}: the epoch with the lowest val_loss
+      best.keras          the model at the epoch with the lowest val_loss so far
+      best.json           {"epoch": N, "val_loss": x}: which epoch best.keras is
       samples/epoch_0005.mid   a short sample generated from that checkpoint
       samples/epoch_0005.json  its metrics (copy rate, loop rate, held-out NLL, ...)
       stop.request        present when someone asked the job to stop
@@ -147,11 +148,13 @@ class Run:
         return sorted(out)
 
     def checkpoint(self, epoch: int | None = None) -> Path:
-        """Path of the checkpoint for ``epoch`` (default: the best, else the latest)."""
+        """Path of the checkpoint for ``epoch``; by default ``best.keras``, else the latest."""
         if epoch is None:
-            epoch = self.best_epoch() or (self.epochs() or [None])[-1]
-        if epoch is None:
-            raise FileNotFoundError(f"run {self.name} has no checkpoints yet")
+            if (self.path / "best.keras").is_file():
+                return self.path / "best.keras"
+            if not self.epochs():
+                raise FileNotFoundError(f"run {self.name} has no checkpoints yet")
+            epoch = self.epochs()[-1]
         p = self.path / checkpoint_name(epoch)
         if not p.is_file():
             have = ", ".join(map(str, self.epochs())) or "none"
@@ -159,9 +162,9 @@ class Run:
         return p
 
     def best_epoch(self) -> int | None:
-        best = _read_json(self.path / "best.json", {})
-        e = best.get("epoch")
-        return int(e) if e is not None and (self.path / checkpoint_name(int(e))).is_file() else None
+        """The epoch whose weights are in ``best.keras`` (lowest validation loss so far)."""
+        e = _read_json(self.path / "best.json", {}).get("epoch")
+        return int(e) if e is not None else None
 
     def sample_path(self, epoch: int, suffix: str = ".mid") -> Path:
         return self.path / "samples" / f"epoch_{epoch:04d}{suffix}"

@@ -1,0 +1,236 @@
+"""Named model architectures, each a Keras 3 functional builder from a JSON-able config.
+
+Every model takes int token ids of shape ``(batch, window)`` and returns softmax
+probabilities: ``(batch, vocab)`` for the many-to-one seed models (next token after the
+window), ``(batch, window, vocab)`` for the many-to-many ones (next token at every step).
+
+The seed projects' models, kept recognisable (``large`` is the original size):
+
+- ``skuli``: Classical-Piano-Composer. 3 x LSTM(512) over a 100-token window of tokens scaled
+  to [0, 1), recurrent dropout, BatchNorm, Dense 256, softmax; RMSprop.
+- ``softology``: LSTM 512 -> BatchNorm -> LSTM 256 -> BatchNorm -> Dense 128 ReLU -> softmax; Adam.
+- ``devfest``: Embedding -> LSTM 256 -> BatchNorm -> Dense 256 -> BatchNorm -> ELU -> softmax,
+  200-token window; Adam (the drum-beat notebook).
+- ``ragtime``: the Andrew Ng many-to-many LSTM(64) on one-hot tokens, 30-step sequences.
+
+And the studio default, ``studio``: Embedding -> stacked LSTM -> Dense softmax, many-to-many
+(every position supervised), dropout, gradient clipping. Its step-by-step form is plain
+matrix algebra (``core.generate`` runs it in NumPy with the LSTM state carried forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import keras
+from keras import layers
+
+# size -> architecture numbers, per preset. "large" is each seed model's original size.
+SIZES: dict[str, dict[str, dict[str, Any]]] = {
+    "skuli": {
+        "small": {"units": [128, 128, 128], "dense": 64},
+        "medium": {"units": [256, 256, 256], "dense": 128},
+        "large": {"units": [512, 512, 512], "dense": 256},
+    },
+    "softology": {
+        "small": {"units": [128, 64], "dense": 32},
+        "medium": {"units": [256, 128], "dense": 64},
+        "large": {"units": [512, 256], "dense": 128},
+    },
+    "devfest": {
+        "small": {"embed": 32, "units": [64], "dense": 64},
+        "medium": {"embed": 64, "units": [128], "dense": 128},
+        "large": {"embed": 64, "units": [256], "dense": 256},
+    },
+    "ragtime": {
+        "small": {"units": [64]},
+        "medium": {"units": [128]},
+        "large": {"units": [256]},
+    },
+    "studio": {
+        "small": {"embed": 64, "units": [256]},
+        "medium": {"embed": 128, "units": [384, 384]},
+        "large": {"embed": 256, "units": [512, 512, 512]},
+    },
+}
+
+# Per-preset defaults for everything that is not a size.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "skuli": {"window": 100, "dropout": 0.3, "optimizer": "rmsprop", "learning_rate": 1e-3,
+              "size": "large", "batch_size": 128},
+    "softology": {"window": 100, "dropout": 0.3, "optimizer": "adam", "learning_rate": 1e-3,
+                  "size": "large", "batch_size": 128},
+    "devfest": {"window": 200, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
+                "size": "large", "batch_size": 128},
+    "ragtime": {"window": 30, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-2,
+                "size": "small", "batch_size": 32},
+    "studio": {"window": 128, "dropout": 0.1, "optimizer": "adam", "learning_rate": 2e-3,
+               "size": "small", "batch_size": 32, "clipnorm": 1.0},
+}
+
+MANY_TO_MANY = {"ragtime", "studio"}
+
+
+def preset_names() -> list[str]:
+    return list(SIZES)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in ``run.json`` as ``model``."""
+
+    preset: str
+    vocab_size: int
+    size: str = ""
+    window: int = 0
+    units: list[int] = field(default_factory=list)
+    embed: int = 0
+    dense: int = 0
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    clipnorm: float | None = None
+    batch_size: int = 32
+
+    @property
+    def many_to_many(self) -> bool:
+        return self.preset in MANY_TO_MANY
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def make_config(preset: str, vocab_size: int, size: str | None = None, **overrides: Any) -> ModelConfig:
+    """The config of ``preset`` at ``size``, with any field overridden (None means default)."""
+    if preset not in SIZES:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(SIZES)}")
+    if vocab_size < 2:
+        raise ValueError(f"vocabulary of {vocab_size} token(s): a model needs at least 2 to choose from")
+    defaults = dict(DEFAULTS[preset])
+    size = size or defaults.pop("size")
+    defaults.pop("size", None)
+    if size not in SIZES[preset]:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES[preset])}")
+    values = {**defaults, **SIZES[preset][size]}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if int(values["window"]) < 1:
+        raise ValueError("window must be at least 1 token")
+    return ModelConfig(preset=preset, vocab_size=int(vocab_size), size=size, **values)
+
+
+# --- custom layers (registered, so .keras files load with safe_mode=True) ------------------
+@keras.saving.register_keras_serializable(package="composer")
+class ScaleTokens(layers.Layer):
+    """Token ids -> floats in [0, 1) of shape ``(batch, T, 1)``: the seed models' input."""
+
+    def __init__(self, vocab_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = int(vocab_size)
+
+    def call(self, tokens):
+        x = keras.ops.cast(tokens, self.compute_dtype) / float(self.vocab_size)
+        return keras.ops.expand_dims(x, -1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+@keras.saving.register_keras_serializable(package="composer")
+class OneHot(layers.Layer):
+    """Token ids -> one-hot vectors ``(batch, T, vocab)``: the ragtime model's input."""
+
+    def __init__(self, vocab_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = int(vocab_size)
+
+    def call(self, tokens):
+        return keras.ops.one_hot(keras.ops.cast(tokens, "int32"), self.vocab_size, dtype=self.compute_dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+# --- builders ------------------------------------------------------------------------------
+def build(config: ModelConfig) -> keras.Model:
+    """The uncompiled model of ``config``; see :func:`compile_model`."""
+    tokens = keras.Input(shape=(config.window,), dtype="int32", name="tokens")
+    out = _BUILDERS[config.preset](tokens, config)
+    return keras.Model(tokens, out, name=config.preset)
+
+
+def compile_model(model: keras.Model, config: ModelConfig) -> keras.Model:
+    kw: dict[str, Any] = {"learning_rate": config.learning_rate}
+    if config.clipnorm:
+        kw["clipnorm"] = config.clipnorm
+    optimizer = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[config.optimizer](**kw)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  weighted_metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def _softmax(x, vocab: int):
+    # float32 output even under a mixed-precision policy, so probabilities stay exact
+    return layers.Dense(vocab, activation="softmax", dtype="float32", name="next_token")(x)
+
+
+def _skuli(tokens, c: ModelConfig):
+    x = ScaleTokens(c.vocab_size, name="scale")(tokens)
+    for i, u in enumerate(c.units):
+        last = i == len(c.units) - 1
+        x = layers.LSTM(u, return_sequences=not last, recurrent_dropout=c.dropout, name=f"lstm_{i}")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(c.dropout)(x)
+    x = layers.Dense(c.dense, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(c.dropout)(x)
+    return _softmax(x, c.vocab_size)
+
+
+def _softology(tokens, c: ModelConfig):
+    x = ScaleTokens(c.vocab_size, name="scale")(tokens)
+    for i, u in enumerate(c.units):
+        x = layers.LSTM(u, return_sequences=i < len(c.units) - 1, name=f"lstm_{i}")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Dropout(c.dropout)(x)
+    x = layers.Dense(c.dense, activation="relu")(x)
+    return _softmax(x, c.vocab_size)
+
+
+def _devfest(tokens, c: ModelConfig):
+    x = layers.Embedding(c.vocab_size, c.embed, name="embedding")(tokens)
+    x = layers.LSTM(c.units[0], name="lstm_0")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dense(c.dense)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("elu")(x)
+    return _softmax(x, c.vocab_size)
+
+
+def _ragtime(tokens, c: ModelConfig):
+    x = OneHot(c.vocab_size, name="one_hot")(tokens)
+    for i, u in enumerate(c.units):
+        x = layers.LSTM(u, return_sequences=True, name=f"lstm_{i}")(x)
+    return _softmax(x, c.vocab_size)
+
+
+def _studio(tokens, c: ModelConfig):
+    x = layers.Embedding(c.vocab_size, c.embed, name="embedding")(tokens)
+    for i, u in enumerate(c.units):
+        x = layers.LSTM(u, return_sequences=True, name=f"lstm_{i}")(x)
+        x = layers.Dropout(c.dropout)(x)
+    return _softmax(x, c.vocab_size)
+
+
+_BUILDERS = {"skuli": _skuli, "softology": _softology, "devfest": _devfest,
+             "ragtime": _ragtime, "studio": _studio}
+
+
+def load_model(path) -> keras.Model:
+    """Load a ``.keras`` checkpoint with ``safe_mode=True`` (no arbitrary code)."""
+    return keras.models.load_model(path, safe_mode=True, compile=True)
