@@ -66,6 +66,8 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
 def _spec_args(spec: TrainSpec) -> list[str]:
     args = []
     for key, value in spec.to_dict().items():
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
         if value is not None:
             args += [f"--{key.replace('_', '-')}", str(value)]
     return args

@@ -148,10 +148,13 @@ class Run:
         return sorted(out)
 
     def checkpoint(self, epoch: int | None = None) -> Path:
-        """Path of the checkpoint for ``epoch``; by default ``best.keras``, else the latest."""
+        """Path of the checkpoint for ``epoch``; by default the best one, else the latest."""
         if epoch is None:
             if (self.path / "best.keras").is_file():
                 return self.path / "best.keras"
+            best = self.best_epoch()
+            if best is not None and (self.path / checkpoint_name(best)).is_file():
+                return self.path / checkpoint_name(best)
             if not self.epochs():
                 raise FileNotFoundError(f"run {self.name} has no checkpoints yet")
             epoch = self.epochs()[-1]

@@ -43,6 +43,7 @@ class TrainSpec:
     size: str | None = None
     epochs: int = 10
     checkpoint_every: int = 1
+    checkpoint_epochs: list[int] | None = None  # explicit epochs to keep (overrides the interval)
     val_share: float = 0.1
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -57,6 +58,13 @@ class TrainSpec:
     def from_dict(cls, d: dict[str, Any]) -> "TrainSpec":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def wants_checkpoint(self, epoch: int) -> bool:
+        if epoch == self.epochs:
+            return True
+        if self.checkpoint_epochs:
+            return epoch in self.checkpoint_epochs
+        return epoch % self.checkpoint_every == 0
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -335,7 +343,7 @@ class RunMonitor:
                "tokens_per_s": self.tokens_per_epoch / seconds, "seconds": seconds}
         row = {k: float(v) if v is not None else "" for k, v in row.items()}
         row["epoch"] = done
-        if done % self.spec.checkpoint_every == 0 or done == self.spec.epochs:
+        if self.spec.wants_checkpoint(done):
             self.save(done)
         val = row["val_loss"]
         if isinstance(val, float) and val < self.best_val:
@@ -393,6 +401,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=["small", "medium", "large"])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--checkpoint-every", type=int, default=1)
+    p.add_argument("--checkpoint-epochs", type=_int_list, help="e.g. 1,2,5,10: keep exactly these")
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
@@ -405,11 +414,19 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli_train)
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated epochs like 1,2,5, not {text!r}")
+
+
 def _cli_train(args: argparse.Namespace) -> int:
     if not args.corpus and not args.resume:
         raise ValueError("--corpus is required (or --resume an existing run)")
     spec = TrainSpec(corpus=args.corpus or "", encoding=args.encoding, preset=args.preset, size=args.size,
-                     epochs=args.epochs, checkpoint_every=args.checkpoint_every, val_share=args.val_share,
+                     epochs=args.epochs, checkpoint_every=args.checkpoint_every,
+                     checkpoint_epochs=args.checkpoint_epochs, val_share=args.val_share,
                      batch_size=args.batch_size, learning_rate=args.learning_rate, window=args.window,
                      seed=args.seed, max_pieces=args.max_pieces)
     run = train(spec, args.run_dir, resume=args.resume, queue=not args.no_queue,

@@ -1,0 +1,177 @@
+"""Real (tiny) trainings: every preset, checkpoints, resume, stop, kill -9, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from core import jobs, presets
+from core.piece import from_note_list
+from core.runs import Run
+from core.train import TrainSpec, make_windows, train
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(corpus="bach-chorales", max_pieces=6, encoding="chords", size="small", seed=1)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("COMPOSER_DATA", str(tmp_path_factory.getbasetemp() / "composer-data"))
+
+
+@pytest.fixture(scope="module")
+def studio_run(tmp_path_factory):
+    os.environ["COMPOSER_DATA"] = str(tmp_path_factory.getbasetemp() / "composer-data")
+    spec = TrainSpec(preset="studio", epochs=2, window=32, **TINY)
+    return train(spec, tmp_path_factory.mktemp("runs") / "studio", log=lambda m: None)
+
+
+def wait_for(predicate, timeout=120.0, every=0.25):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+# --- windows -------------------------------------------------------------------------------
+def test_many_to_many_windows_shift_by_one_and_pad_with_zero_weight():
+    w = make_windows([np.arange(1, 8, dtype=np.int32)], window=4, many_to_many=True)
+    assert w.x.tolist() == [[1, 2, 3, 4], [5, 6, 7, 0]]
+    assert w.y.tolist() == [[2, 3, 4, 5], [6, 7, 0, 0]]
+    assert w.w.tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert w.supervised_tokens == 6
+
+
+def test_many_to_one_windows_never_cross_pieces():
+    a, b = np.arange(1, 6, dtype=np.int32), np.arange(10, 14, dtype=np.int32)
+    w = make_windows([a, b], window=3, many_to_many=False)
+    assert w.x.tolist() == [[1, 2, 3], [2, 3, 4], [10, 11, 12]]
+    assert w.y.tolist() == [4, 5, 13]
+
+
+def test_window_longer_than_every_piece_is_a_clear_error():
+    with pytest.raises(ValueError, match="longer than every piece"):
+        make_windows([np.arange(1, 6, dtype=np.int32)], window=50, many_to_many=False)
+
+
+# --- a real run ----------------------------------------------------------------------------
+def test_run_folder_is_complete(studio_run):
+    run = studio_run
+    assert run.status["state"] == "finished"
+    assert run.epochs() == [1, 2]
+    hist = run.history()
+    assert [r["epoch"] for r in hist] == [1, 2]
+    for row in hist:
+        assert row["loss"] > 0 and row["val_loss"] > 0 and row["tokens_per_s"] > 0
+    cfg = run.config
+    assert cfg["model"]["preset"] == "studio" and cfg["params"] > 0
+    assert set(cfg["split"]["train"]).isdisjoint(cfg["split"]["val"])
+    assert (run.path / "best.keras").is_file() and run.best_epoch() in (1, 2)
+
+
+def test_checkpoint_loads_from_its_folder_alone(studio_run, tmp_path):
+    moved = Run(shutil.copytree(studio_run.path, tmp_path / "elsewhere"))
+    model = presets.load_model(moved.checkpoint(1))
+    tok = moved.tokenizer()
+    window = moved.config["model"]["window"]
+    x = np.ones((1, window), np.int32)
+    probs = np.asarray(model(x))
+    assert probs.shape == (1, window, tok.vocab_size)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-4)
+
+
+def test_resume_continues_the_epoch_count(studio_run, tmp_path):
+    run = Run(shutil.copytree(studio_run.path, tmp_path / "resumed"))
+    before = run.history()
+    train(TrainSpec(corpus="", epochs=3), run.path, resume=True, log=lambda m: None)
+    hist = run.history()
+    assert [r["epoch"] for r in hist] == [1, 2, 3]
+    assert hist[:2] == before
+    assert run.epochs() == [1, 2, 3] and run.status["state"] == "finished"
+
+
+@pytest.mark.parametrize("preset,window", [("skuli", 16), ("softology", 16), ("devfest", 16), ("ragtime", 16)])
+def test_every_seed_preset_trains_one_epoch(preset, window, tmp_path):
+    run = train(TrainSpec(preset=preset, epochs=1, window=window, batch_size=64, **TINY),
+                tmp_path / preset, log=lambda m: None)
+    assert run.status["state"] == "finished"
+    assert run.config["model"]["preset"] == preset
+    assert len(run.history()) == 1 and run.epochs() == [1]
+    presets.load_model(run.checkpoint(1))
+
+
+# --- bad input -----------------------------------------------------------------------------
+def write_midi(path, notes):
+    from_note_list(path.stem, notes).to_midi().write(str(path))
+
+
+def test_one_token_vocabulary_is_refused_without_a_half_written_run(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for i in range(3):
+        write_midi(folder / f"same{i}.mid", [(b, b + 0.5, 60, 80) for b in np.arange(0, 8, 0.5)])
+    run_dir = tmp_path / "run"
+    with pytest.raises(ValueError, match="vocabulary"):
+        train(TrainSpec(corpus=str(folder), epochs=1, encoding="chords"), run_dir, log=lambda m: None)
+    status = Run(run_dir).status
+    assert status["state"] == "failed" and "vocabulary" in status["message"]
+    assert not (run_dir / "run.json").exists()
+
+
+def test_empty_corpus_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError):
+        train(TrainSpec(corpus=str(tmp_path / "empty"), epochs=1), tmp_path / "run", log=lambda m: None)
+    assert Run(tmp_path / "run").status["state"] == "failed"
+
+
+def test_unwritable_run_folder_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match="cannot write to the run folder"):
+        train(TrainSpec(epochs=1, **TINY), blocker / "run", log=lambda m: None)
+
+
+def test_existing_run_is_not_overwritten(studio_run):
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TrainSpec(epochs=1, **TINY), studio_run.path, log=lambda m: None)
+    assert studio_run.epochs() == [1, 2]
+
+
+# --- background jobs: stop, resume and kill -9 ----------------------------------------------
+def long_job(tmp_path, name):
+    spec = TrainSpec(preset="studio", epochs=200, window=32, **TINY)
+    return jobs.start(spec, tmp_path / name)
+
+
+def test_stop_request_saves_a_checkpoint_and_resume_goes_on(tmp_path):
+    run = long_job(tmp_path, "stopme")
+    assert wait_for(lambda: run.history(), timeout=180), (run.path / "train.log").read_text()
+    jobs.stop(run.path, wait=60)
+    assert jobs.state(run) == "stopped", run.status
+    done = run.status["epoch"]
+    assert done >= 1 and run.epochs()[-1] == done
+    presets.load_model(run.checkpoint(done))
+    # resume in the background and watch the epoch count go past where it stopped
+    jobs.resume(run.path, epochs=done + 1)
+    assert wait_for(lambda: jobs.state(run) == "finished", timeout=180), (run.path / "train.log").read_text()
+    assert [r["epoch"] for r in run.history()] == list(range(1, done + 2))
+
+
+def test_kill_9_leaves_every_checkpoint_loadable(tmp_path):
+    run = long_job(tmp_path, "killme")
+    assert wait_for(lambda: len(run.history()) >= 2, timeout=180), (run.path / "train.log").read_text()
+    os.kill(int(run.status["pid"]), signal.SIGKILL)
+    assert wait_for(lambda: jobs.state(run) == "interrupted", timeout=30)
+    hist = run.history()
+    assert [r["epoch"] for r in hist] == list(range(1, len(hist) + 1))
+    for epoch in run.epochs():
+        presets.load_model(run.checkpoint(epoch))
