@@ -3,5 +3,10 @@
 import streamlit as st
 
 st.set_page_config(page_title="Composer Studio", page_icon="🎹", layout="wide")
-st.title("Composer Studio")
-st.write("Train LSTMs on MIDI and make music with them. The pages are on their way.")
+st.navigation([
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/corpus.py", title="Corpus", icon="📚"),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
+    st.Page("pages/generate.py", title="Generate", icon="🎼"),
+]).run()

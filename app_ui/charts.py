@@ -1,0 +1,56 @@
+"""Plotly figures of run data: loss curves, and copy/loop rate per checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+COLORS = {"loss": "#1f77b4", "val_loss": "#ff7f0e", "accuracy": "#2ca02c", "val_accuracy": "#d62728",
+          "copy_rate": "#d62728", "loop_rate": "#9467bd"}
+NAMES = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
+         "val_accuracy": "validation accuracy"}
+
+
+def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
+                   height: int = 340) -> go.Figure:
+    """Loss and validation loss (left) and accuracy (right) per epoch, from ``Run.history()``."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
+                        horizontal_spacing=0.08)
+    epochs = [r["epoch"] for r in rows]
+    for col, keys in ((1, ("loss", "val_loss")), (2, ("accuracy", "val_accuracy"))):
+        for key in keys:
+            ys = [r.get(key) for r in rows]
+            if any(y is not None for y in ys):
+                fig.add_trace(go.Scatter(x=epochs, y=ys, name=NAMES[key], mode="lines+markers",
+                                         line=dict(color=COLORS[key],
+                                                   dash="dot" if key.startswith("val") else None)),
+                              row=1, col=col)
+    if best_epoch is not None:
+        fig.add_vline(x=best_epoch, line=dict(color="gray", dash="dash"), row=1, col=1,
+                      annotation_text=f"best: epoch {best_epoch}", annotation_position="top right")
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    if not rows:
+        fig.add_annotation(text="waiting for the first epoch…", showarrow=False, xref="paper",
+                           yref="paper", x=0.5, y=0.5)
+    return fig
+
+
+def copying_figure(points: list[tuple[int, dict[str, Any]]], height: int = 340) -> go.Figure:
+    """Copy rate and loop rate (0-100 %) of each checkpoint's sample against its epoch."""
+    fig = go.Figure()
+    epochs = [e for e, _ in points]
+    for key, name in (("copy_rate", "copied from the corpus"), ("loop_rate", "stuck in a loop")):
+        ys = [m.get(key) for _, m in points]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=epochs, y=[None if y is None else 100 * y for y in ys],
+                                     name=name, mode="lines+markers",
+                                     line=dict(color=COLORS[key], width=3)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      title="When does the model start copying?",
+                      xaxis_title="epoch", yaxis_title="% of the sample", yaxis_range=[0, 100],
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -1,0 +1,31 @@
+"""Page chrome: the title, the demo-mode banner and its large controls."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_ui.settings import demo_mode
+
+# Demo mode: bigger text, buttons and slider handles, readable from the back of a room.
+DEMO_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
+.stButton > button, .stDownloadButton > button { font-size: 1.35rem; padding: 0.8rem 1.6rem; min-height: 3.4rem; }
+[data-testid="stSlider"] [role="slider"] { width: 1.6rem; height: 1.6rem; }
+[data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
+</style>
+"""
+
+
+def header(title: str, intro: str | None = None) -> None:
+    if demo_mode():
+        st.markdown(DEMO_CSS, unsafe_allow_html=True)
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+
+
+def demo_notice(what: str) -> None:
+    """Say plainly that ``what`` is switched off on this public screen."""
+    st.info(f"{what} is switched off in demo mode. The gallery models are ready to play with "
+            "on the Generate page.", icon="🎤")

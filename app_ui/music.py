@@ -1,0 +1,262 @@
+"""Cached calls into ``core`` for the pages, and the one way a composition is shown.
+
+- models: ``load_generator`` (``st.cache_resource``: one per checkpoint file per process);
+- audio: ``wav_for`` (``st.cache_data`` keyed by the MIDI bytes), so a rerun never re-renders;
+- runs: ``usable_runs``, ``default_run``, ``run_label``, ``checkpoint_choices``;
+- results: ``Composition`` and ``show_composition`` (audio, piano roll, metrics, downloads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app_ui.settings import run_roots
+
+
+# --- runs ----------------------------------------------------------------------------------
+def all_runs():
+    """Every run (shipped, extra roots, the user's), default model first."""
+    from core.runs import list_runs
+
+    runs = list_runs(*run_roots())
+    default = default_run()
+    return sorted(runs, key=lambda r: (default is None or r.path != default.path,))
+
+
+def usable_runs():
+    """Runs that have at least one checkpoint to generate from."""
+    return [r for r in all_runs() if r.epochs() or (r.path / "best.keras").is_file()]
+
+
+def default_run():
+    """The model behind Home: the shipped Bach chorales run, else the first usable run."""
+    from core import gallery
+    from core.runs import list_runs
+
+    run = gallery.default_run()
+    if run is not None:
+        return run
+    for r in list_runs(*run_roots()):
+        if r.epochs():
+            return r
+    return None
+
+
+def run_label(run) -> str:
+    spec = run.config.get("spec", {})
+    where = "gallery" if run.shipped else "yours"
+    parts = [spec.get("corpus", "?"), f"{spec.get('preset', '?')}/{spec.get('encoding', '?')}"]
+    if spec.get("size"):
+        parts.append(spec["size"])
+    return f"{run.name} — {' · '.join(map(str, parts))} ({where})"
+
+
+def checkpoint_choices(run) -> list[int | None]:
+    """``None`` (the best checkpoint) when there is one, then every epoch, newest first."""
+    epochs = sorted(run.epochs(), reverse=True)
+    return ([None] if (run.path / "best.keras").is_file() else []) + epochs
+
+
+def checkpoint_label(run, epoch: int | None) -> str:
+    if epoch is None:
+        best = run.best_epoch()
+        return f"best (epoch {best})" if best is not None else "best"
+    return f"epoch {epoch}"
+
+
+# --- models --------------------------------------------------------------------------------
+def _stamp(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _generator(run_dir: str, epoch: int | None, stamp: float):
+    from core.generate import Generator
+
+    return Generator.from_run(run_dir, epoch=epoch)
+
+
+def load_generator(run_dir: str | Path, epoch: int | None = None):
+    """The generator for one checkpoint, loaded once per process (and again if the file changes)."""
+    from core.runs import Run
+
+    run = Run(run_dir)
+    return _generator(str(run.path), epoch, _stamp(run.checkpoint(epoch)))
+
+
+# --- audio and pictures --------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=128)
+def _wav_from_midi(midi: bytes, name: str) -> tuple[bytes, str | None]:
+    from core.piece import Piece
+    from core.render import render_audio
+    import io
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+    audio = render_audio(Piece.from_midi(pm, name), sample_rate=SAMPLE_RATE)
+    return audio.wav_bytes(), audio.warning
+
+
+SAMPLE_RATE = 32000  # Hz: plenty for a GM soundfont in a browser, and a smaller page than 44.1k
+
+
+def render(piece) -> tuple[bytes, str | None]:
+    """``(wav bytes, fallback warning or None)`` for a Piece."""
+    from core.render import render_audio
+
+    audio = render_audio(piece, sample_rate=SAMPLE_RATE)
+    return audio.wav_bytes(), audio.warning
+
+
+def audio_for(piece) -> tuple[bytes, str | None]:
+    """``(wav bytes, warning)`` for a Piece, cached by its MIDI bytes (corpus previews)."""
+    return _wav_from_midi(piece.to_midi_bytes(), piece.name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def midi_file_audio(path: str, stamp: float) -> tuple[bytes, str | None]:
+    """WAV for a MIDI file on disk (checkpoint samples), cached by path and modification time."""
+    return _wav_from_midi(Path(path).read_bytes(), Path(path).stem)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def midi_file_piece(path: str, stamp: float):
+    """The Piece in a MIDI file on disk (checkpoint samples)."""
+    import pretty_midi
+
+    from core.piece import Piece
+
+    return Piece.from_midi(pretty_midi.PrettyMIDI(path), Path(path).stem)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Start FluidSynth (load the soundfont) once per process so the first Compose is quick."""
+    from core.piece import from_note_list
+    from core.render import render_audio
+
+    try:
+        render_audio(from_note_list("warm-up", [(0, 0.25, 60, 1)]), sample_rate=SAMPLE_RATE)
+    except Exception:  # a problem here shows up, with its message, when a person composes
+        return False
+    return True
+
+
+def piano_roll(piece, title: str | None = None, height: int | None = None):
+    from core.render import piano_roll as roll
+
+    return roll(piece, title, height=height)
+
+
+# --- compositions --------------------------------------------------------------------------
+@dataclass
+class Composition:
+    """One generated piece, ready to show: everything is bytes or plain data."""
+
+    title: str
+    piece: Any
+    midi: bytes
+    wav: bytes
+    audio_warning: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    musicxml: bytes | None = None
+    musicxml_problem: str | None = None
+    created: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha1(self.midi + str(self.created).encode()).hexdigest()[:10]
+
+
+def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,
+            **options) -> list[Composition]:
+    """Generate with ``options`` (see ``core.generate``) and render every variation."""
+    from core.runs import Run
+
+    run = Run(run_dir)
+    generator = load_generator(run.path, epoch)
+    results = generator.generate(**options)
+    if not isinstance(results, (list, tuple)):
+        results = [results]
+    out = []
+    for i, result in enumerate(results, start=1):
+        piece = result.piece
+        wav, warning = render(piece)
+        title = f"{run.name} · {checkpoint_label(run, epoch)}"
+        if len(results) > 1:
+            title += f" · variation {i}"
+        c = Composition(title=title, piece=piece, midi=piece.to_midi_bytes(), wav=wav,
+                        audio_warning=warning, metrics=dict(getattr(result, "metrics", None) or {}),
+                        settings={"run": run.name, "epoch": epoch, **_plain(options)})
+        if score:
+            from core.render import to_musicxml
+            try:
+                c.musicxml = to_musicxml(piece, title=title)
+            except Exception as e:  # a drum-only piece has no score; say so next to the button
+                from app_ui.errors import explain
+                c.musicxml_problem = explain(e)
+        out.append(c)
+    return out
+
+
+def _plain(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}
+
+
+METRIC_LABELS = {
+    "copy_rate": ("Copied from corpus", "{:.0%}", "Share of 8-note stretches found verbatim in the training corpus."),
+    "longest_copy_seconds": ("Longest copy", "{:.1f} s", "The longest stretch that appears verbatim in the corpus."),
+    "loop_rate": ("Looping", "{:.0%}", "Share of the piece stuck in a repeating cycle."),
+    "distinct_pitches": ("Pitches used", "{:d}", None),
+    "duration_seconds": ("Length", "{:.1f} s", None),
+}
+
+
+def show_metrics(metrics: dict[str, Any], piece=None) -> None:
+    """A row of st.metric for the copy/loop numbers that are present."""
+    values = dict(metrics)
+    if piece is not None:
+        values.setdefault("duration_seconds", piece.duration_seconds)
+    shown = [(k, v) for k, v in values.items() if k in METRIC_LABELS and v is not None]
+    if not shown:
+        return
+    cols = st.columns(len(shown))
+    for col, (k, v) in zip(cols, shown):
+        label, fmt, helptext = METRIC_LABELS[k]
+        try:
+            text = fmt.format(int(v) if "d}" in fmt else float(v))
+        except (TypeError, ValueError):
+            text = str(v)
+        col.metric(label, text, help=helptext)
+
+
+def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_height: int | None = None) -> None:
+    """Audio player, piano roll, metrics and download buttons for one composition."""
+    if c.audio_warning:
+        st.warning(c.audio_warning, icon="🔈")
+    st.audio(c.wav, format="audio/wav")
+    st.plotly_chart(piano_roll(c.piece, height=roll_height), key=f"{key}_roll", width="stretch")
+    show_metrics(c.metrics, c.piece)
+    if downloads:
+        stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in c.title)[:60].strip("-")
+        cols = st.columns(3)
+        cols[0].download_button("⬇ MIDI", c.midi, f"{stem}.mid", "audio/midi", key=f"{key}_mid",
+                                on_click="ignore", width="stretch")
+        cols[1].download_button("⬇ WAV", c.wav, f"{stem}.wav", "audio/wav", key=f"{key}_wav",
+                                on_click="ignore", width="stretch")
+        if c.musicxml is not None:
+            cols[2].download_button("⬇ MusicXML", c.musicxml, f"{stem}.musicxml",
+                                    "application/vnd.recordare.musicxml+xml", key=f"{key}_xml",
+                                    on_click="ignore", width="stretch")
+        elif c.musicxml_problem:
+            cols[2].caption(f"No score: {c.musicxml_problem}.")

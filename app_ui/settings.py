@@ -1,0 +1,41 @@
+"""App settings read from the environment (all optional).
+
+- ``COMPOSER_DEMO=1``: demo mode for a public screen: no training, no uploads, no deletion,
+  large controls.
+- ``COMPOSER_RUNS_ROOTS``: extra folders holding run folders, separated by ``os.pathsep``
+  (``:``), shown before the shipped gallery and the user's runs.
+- ``COMPOSER_UPLOAD_MB``: the most MIDI a person may upload at once, in MB (default 50).
+- ``COMPOSER_DATA``: the user data folder (runs, caches); see ``core.paths``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def demo_mode() -> bool:
+    return os.environ.get("COMPOSER_DEMO", "").strip().lower() in TRUE
+
+
+def upload_limit_mb() -> float:
+    try:
+        return max(0.1, float(os.environ.get("COMPOSER_UPLOAD_MB", "50")))
+    except ValueError:
+        return 50.0
+
+
+def run_roots() -> list[Path]:
+    """Every folder the Gallery and Generate pages look for runs in, without duplicates."""
+    from core.paths import SHIPPED_RUNS, user_runs_dir
+
+    extra = [Path(p) for p in os.environ.get("COMPOSER_RUNS_ROOTS", "").split(os.pathsep) if p.strip()]
+    roots, seen = [], set()
+    for root in [*extra, SHIPPED_RUNS, user_runs_dir()]:
+        key = str(Path(root).resolve())
+        if key not in seen:
+            seen.add(key)
+            roots.append(Path(root))
+    return roots

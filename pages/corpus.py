@@ -1,0 +1,144 @@
+"""Corpus: load a built-in corpus or uploaded MIDI, see its statistics and skipped files, preview pieces."""
+
+import streamlit as st
+
+from app_ui import action, demo_mode, page_guard, upload_limit_mb
+from app_ui.layout import header
+from app_ui.music import audio_for, piano_roll
+from app_ui.uploads import as_pairs, load_uploads, save_uploads
+
+header("📚 Corpus", "The music a model learns from. Pick a built-in collection or upload your "
+       "own MIDI files, then look at what is in it before training.")
+
+STAT_LABELS = {  # key in CorpusResult.stats() -> label
+    "pieces": "Pieces", "notes": "Notes", "duration_seconds": "Total duration",
+    "pitch_min": "Lowest pitch", "pitch_max": "Highest pitch",
+}
+NOTE_NAMES = [f"{n}{octave - 1}" for octave in range(11)
+              for n in ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")]
+
+
+def _progress_bar():
+    """A progress bar and the ``progress(done, total, name)`` callback that moves it."""
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, total: int, name: str = "") -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.0,
+                     text=f"Parsing {done}/{total} {name}".rstrip())
+    return bar, progress
+
+
+def _format(key: str, value) -> str:
+    if key.startswith("duration") and isinstance(value, (int, float)):
+        minutes = value / 60
+        return f"{minutes / 60:.1f} h" if minutes >= 120 else f"{minutes:.0f} min"
+    if key.startswith("pitch") and isinstance(value, int) and 0 <= value < 128:
+        return f"{NOTE_NAMES[value]} ({value})"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]}–{value[1]}"
+    return str(value)
+
+
+def _vocab_sizes(pieces) -> dict[str, str]:
+    """Vocabulary size per encoding (fitted on these pieces), or why it does not apply."""
+    from core.encodings import encoding_names, get_tokenizer
+
+    sizes = {}
+    for name in encoding_names():
+        try:
+            sizes[name] = f"{get_tokenizer(name).fit(pieces).vocab_size:,}"
+        except Exception as e:  # e.g. a drum encoding on a corpus without drums
+            sizes[name] = f"— ({str(e).strip()[:80] or type(e).__name__})"
+    return sizes
+
+
+with page_guard("Corpus"):
+    from core import corpus
+
+    builtin_tab, upload_tab = st.tabs(["Built-in corpus", "Upload MIDI"])
+    with builtin_tab:
+        catalog = {b["name"]: b for b in corpus.list_builtin()}
+        name = st.selectbox("Corpus", list(catalog), key="corpus_builtin",
+                            format_func=lambda n: f"{n} ({catalog[n]['pieces']:,} pieces)")
+        st.caption(catalog[name]["description"])
+        max_pieces = st.number_input("Pieces to load (0 = all of them)", min_value=0, value=100,
+                                     step=50, key="corpus_max_pieces",
+                                     help="Large corpora take a while to parse the first time; "
+                                          "after that they load from the cache.")
+        if st.button("Load corpus", key="corpus_load", type="primary"):
+            with action("Loading the corpus", hint="Try fewer pieces, or another corpus."):
+                bar, progress = _progress_bar()
+                result = corpus.load(name, max_pieces=max_pieces or None, progress=progress)
+                bar.empty()
+                st.session_state["corpus_result"] = result
+                st.session_state.pop("corpus_vocab", None)
+
+    with upload_tab:
+        if demo_mode():
+            st.info("Uploads are switched off in demo mode.", icon="🎤")
+        else:
+            limit = upload_limit_mb()
+            files = st.file_uploader(f"MIDI files (.mid, .midi) or a .zip of them — up to {limit:g} MB "
+                                     "in all", type=["mid", "midi", "zip"], accept_multiple_files=True,
+                                     key="corpus_upload")
+            set_name = st.text_input("Name for this corpus", value="my-midi", key="corpus_upload_name")
+            if st.button("Load uploaded files", key="corpus_upload_load", type="primary"):
+                with action("Reading your files", hint="Check that they are MIDI files (.mid) or a "
+                            f".zip of them, under {limit:g} MB in all, and upload again."):
+                    pairs = as_pairs(files)
+                    bar, progress = _progress_bar()
+                    try:
+                        result = load_uploads(pairs, progress=progress)
+                    finally:
+                        bar.empty()
+                    folder = save_uploads(set_name, result.pieces)
+                    st.session_state["corpus_result"] = result
+                    st.session_state.pop("corpus_vocab", None)
+                    st.success(f"Saved as the corpus `{folder.name}`: you can train on it on the "
+                               "Train page.", icon="✅")
+
+    result = st.session_state.get("corpus_result")
+    if result is not None:
+        st.subheader(f"{result.name}")
+        st.write(result.summary())
+        stats = result.stats()
+        shown = [(k, v) for k, v in stats.items() if k in STAT_LABELS and not isinstance(v, dict)]
+        if shown:
+            for col, (k, v) in zip(st.columns(len(shown)), shown):
+                col.metric(STAT_LABELS[k], _format(k, v))
+        others = {k: v for k, v in stats.items() if k not in STAT_LABELS}
+        if others:
+            with st.expander("More statistics"):
+                st.json(others)
+
+        with st.expander("Vocabulary size per encoding", expanded=False):
+            if "corpus_vocab" not in st.session_state:
+                if st.button("Count tokens in every encoding", key="corpus_vocab_button"):
+                    with action("Counting vocabularies"), st.spinner("Fitting every encoding…"):
+                        st.session_state["corpus_vocab"] = _vocab_sizes(result.pieces)
+            vocab = st.session_state.get("corpus_vocab")
+            if vocab:
+                st.table({"encoding": list(vocab), "vocabulary": list(vocab.values())})
+
+        if result.skipped:
+            with st.expander(f"Skipped files ({len(result.skipped)})", expanded=True):
+                st.dataframe({"file": [f for f, _ in result.skipped],
+                              "reason": [r for _, r in result.skipped]},
+                             hide_index=True, key="corpus_skipped")
+
+        if result.pieces:
+            st.subheader("Preview a piece")
+            index = st.selectbox("Piece", range(len(result.pieces)), key="corpus_preview",
+                                 format_func=lambda i: result.pieces[i].name)
+            piece = result.pieces[index]
+            with action("Preview", hint="Pick another piece."):
+                with st.spinner("Rendering audio…"):
+                    wav, warning = audio_for(piece)
+                if warning:
+                    st.warning(warning, icon="🔈")
+                st.audio(wav, format="audio/wav")
+                st.plotly_chart(piano_roll(piece), key="corpus_roll", width="stretch")

@@ -1,0 +1,131 @@
+"""Gallery: every run as a card; for one run its model card, loss curves, and its checkpoints by
+epoch with copy and loop rate — the chart that shows when the model starts copying — with each
+checkpoint's sample to hear, and two checkpoints side by side."""
+
+import streamlit as st
+
+from app_ui import action, demo_mode, page_guard
+from app_ui.charts import copying_figure, history_figure
+from app_ui.layout import header
+from app_ui.music import all_runs, midi_file_audio, midi_file_piece, piano_roll, show_metrics
+
+COLUMNS = 3
+
+header("🖼️ Gallery", "Trained models and their checkpoints. Early checkpoints babble, late ones "
+       "may start to copy the corpus note for note: listen along the epochs.")
+
+
+def _facts(run) -> dict:
+    """The numbers on a run's card, all read from its folder."""
+    cfg, rows = run.config, run.history()
+    spec = cfg.get("spec", {})
+    vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    return {
+        "corpus": spec.get("corpus", "?"), "encoding": spec.get("encoding", "?"),
+        "preset": spec.get("preset", "?"), "size": spec.get("size") or "default",
+        "params": cfg.get("params"), "epochs": rows[-1]["epoch"] if rows else 0,
+        "planned": spec.get("epochs"), "best_val": min(vals) if vals else None,
+        "seconds": sum(r.get("seconds", 0.0) for r in rows),
+    }
+
+
+def _card(run, container) -> None:
+    f = _facts(run)
+    with container.container(border=True):
+        st.markdown(f"**{run.name}** {'· 🏷️ gallery' if run.shipped else '· 👤 yours'}")
+        st.caption(f"{f['corpus']} · {f['preset']} / {f['encoding']} · {f['size']}")
+        params = f"{f['params'] / 1e6:.2f} M" if f["params"] else "—"
+        best = f"{f['best_val']:.3f}" if f["best_val"] is not None else "—"
+        minutes = f"{f['seconds'] / 60:.1f} min" if f["seconds"] else "—"
+        st.markdown(f"{params} parameters · {f['epochs']}/{f['planned'] or '?'} epochs  \n"
+                    f"best val loss **{best}** · trained {minutes}")
+        st.button("Open", key=f"gallery_open_{run.name}", on_click=st.session_state.__setitem__,
+                  args=("gallery_run", str(run.path)), width="stretch")
+
+
+def _sample(run, epoch: int, key: str, height: int = 260) -> None:
+    """One checkpoint's sample: audio, piano roll, metrics (or why there is none)."""
+    path = run.sample_path(epoch, ".mid")
+    if not path.is_file():
+        st.caption(f"No sample was saved for epoch {epoch}.")
+        return
+    stamp = path.stat().st_mtime
+    with action(f"Playing the epoch {epoch} sample", hint="Pick another checkpoint."):
+        wav, warning = midi_file_audio(str(path), stamp)
+        if warning:
+            st.warning(warning, icon="🔈")
+        st.audio(wav, format="audio/wav")
+        st.plotly_chart(piano_roll(midi_file_piece(str(path), stamp), height=height),
+                        key=f"{key}_roll", width="stretch")
+        show_metrics(run.sample_metrics(epoch))
+
+
+def _delete(run) -> None:
+    from app_ui.runs import delete_run
+
+    with st.expander("Delete this run"):
+        sure = st.checkbox(f"Yes, delete {run.name} and all its checkpoints", key="gallery_delete_sure")
+        if st.button("🗑 Delete", key="gallery_delete", disabled=not sure):
+            with action("Deleting the run", hint="Stop its training first."):
+                delete_run(run)
+                st.session_state.pop("gallery_run", None)
+                st.rerun()
+
+
+with page_guard("Gallery"):
+    runs = all_runs()
+    if not runs:
+        st.info("No runs yet. Train one on the Train page; it appears here as soon as it has "
+                "finished its first epoch.", icon="🖼️")
+        st.stop()
+
+    for i in range(0, len(runs), COLUMNS):
+        for run, col in zip(runs[i:i + COLUMNS], st.columns(COLUMNS)):
+            _card(run, col)
+
+    paths = [str(r.path) for r in runs]
+    if st.session_state.get("gallery_run") not in paths:
+        st.session_state["gallery_run"] = paths[0]
+    chosen = st.selectbox("Run", paths, key="gallery_run", format_func=lambda p: p.rsplit("/", 1)[-1])
+    run = runs[paths.index(chosen)]
+
+    st.header(run.name)
+    card = run.model_card()
+    if card:
+        with st.expander("Model card", expanded=False):
+            st.markdown(card)
+    st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="gallery_history",
+                    width="stretch")
+
+    epochs = run.epochs()
+    if not epochs:
+        st.info("This run has no checkpoints yet.", icon="⏳")
+    else:
+        points = [(e, run.sample_metrics(e)) for e in epochs]
+        if any(m for _, m in points):
+            st.plotly_chart(copying_figure(points), key="gallery_copying", width="stretch")
+            st.dataframe({
+                "epoch": epochs,
+                "copied %": [round(100 * m["copy_rate"], 1) if m.get("copy_rate") is not None else None for _, m in points],
+                "longest copy (s)": [round(m["longest_copy_seconds"], 1) if m.get("longest_copy_seconds") is not None else None for _, m in points],
+                "loop %": [round(100 * m["loop_rate"], 1) if m.get("loop_rate") is not None else None for _, m in points],
+            }, hide_index=True, key="gallery_table")
+        else:
+            st.caption("This run's checkpoints have no sample metrics yet.")
+
+        st.subheader("Listen to a checkpoint")
+        listen = st.select_slider("Epoch", epochs, value=epochs[-1], key="gallery_listen")
+        _sample(run, listen, key="gallery_listen")
+
+        if len(epochs) > 1:
+            st.subheader("Compare two checkpoints")
+            left, right = st.columns(2)
+            a = left.selectbox("Left", epochs, index=0, key="gallery_cmp_a")
+            b = right.selectbox("Right", epochs, index=len(epochs) - 1, key="gallery_cmp_b")
+            with left:
+                _sample(run, a, key="gallery_cmp_a")
+            with right:
+                _sample(run, b, key="gallery_cmp_b")
+
+    if not run.shipped and not demo_mode():
+        _delete(run)

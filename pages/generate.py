@@ -1,0 +1,103 @@
+"""Generate: pick a model and checkpoint, set the sampling sliders and a primer, compose, compare."""
+
+import streamlit as st
+
+from app_ui import action, demo_mode, page_guard
+from app_ui.layout import header
+from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
+                          show_composition, usable_runs)
+
+KEEP = 12  # earlier results kept on the page (newest first)
+PRIMERS = {"corpus": "A window from the corpus", "note": "A single note",
+           "typed": "Notes I type", "midi": "A MIDI file I upload"}
+
+header("🎼 Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
+       "copy), high temperature takes risks; top-k keeps only the k likeliest next tokens; "
+       "anti-loop steers away from repeating the same bars.")
+
+
+def _primer(kind: str, key: str):
+    """The primer widgets for ``kind``; returns the ``primer=`` argument for core.generate."""
+    if kind == "note":
+        pitch = st.slider("Start note (MIDI pitch, 60 = middle C)", 21, 108, 60, key=f"{key}_note")
+        return {"kind": "note", "pitch": int(pitch)}
+    if kind == "typed":
+        text = st.text_input("Notes, e.g. `C4 E4 G4 C5` (or token names of the model's encoding)",
+                             "C4 E4 G4 C5", key=f"{key}_typed")
+        return {"kind": "notes", "text": text}
+    if kind == "midi":
+        up = st.file_uploader("Primer MIDI file", type=["mid", "midi"], key=f"{key}_midi")
+        if up is None:
+            return None
+        return {"kind": "midi", "name": up.name, "data": up.getvalue()}
+    return {"kind": "corpus"}
+
+
+with page_guard("Generate"):
+    runs = usable_runs()
+    if not runs:
+        st.info("No trained model yet: train one on the Train page.", icon="🎼")
+        st.stop()
+    paths = [str(r.path) for r in runs]
+    if st.session_state.get("gen_run") not in paths:
+        default = default_run()
+        st.session_state["gen_run"] = str(default.path) if default and str(default.path) in paths else paths[0]
+    labels = {str(r.path): r for r in runs}
+
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        chosen = st.selectbox("Model", paths, key="gen_run",
+                              format_func=lambda p: labels[p].name)
+        run = labels[chosen]
+        spec = run.config.get("spec", {})
+        st.caption(f"{spec.get('corpus', '?')} · {spec.get('preset', '?')}/{spec.get('encoding', '?')}")
+        choices = checkpoint_choices(run)
+        epoch = st.selectbox("Checkpoint", choices, key=f"gen_epoch_{run.name}",
+                             format_func=lambda e: checkpoint_label(run, e))
+        length = st.slider("Length (tokens)", 32, 2048, 512, 32, key="gen_length")
+        temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="gen_temperature")
+        top_k = st.slider("Top-k (0 = off)", 0, 200, 20, 1, key="gen_top_k")
+        anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop")
+        with st.expander("More"):
+            top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
+            penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
+                                key="gen_repetition_penalty")
+        primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())]
+        kind = st.radio("Start from", primer_kinds, format_func=PRIMERS.get, key="gen_primer_kind")
+        primer = _primer(kind, "gen_primer")
+        c1, c2 = st.columns(2)
+        seed = c1.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed")
+        variations = c2.number_input("Variations", 1, 4, 1, key="gen_variations")
+        clicked = st.button("🎵 Generate", key="gen_go", type="primary", width="stretch")
+
+    with right:
+        if clicked:
+            with action("Generating", hint="Try another checkpoint or primer, or lower the length."):
+                if primer is None:
+                    raise ValueError("choose a MIDI file to start from, or another primer")
+                with st.spinner("Composing and rendering…"):
+                    new = compose(run.path, epoch, score=True, length=int(length),
+                                  temperature=float(temperature), top_k=int(top_k) or None,
+                                  top_p=float(top_p) if top_p < 1 else None,
+                                  anti_loop=float(anti_loop), repetition_penalty=float(penalty),
+                                  seed=int(seed) or None, variations=int(variations), primer=primer)
+                st.session_state["gen_results"] = (new + st.session_state.get("gen_results", []))[:KEEP]
+                st.session_state["gen_fresh"] = len(new)
+        results = st.session_state.get("gen_results", [])
+        if not results:
+            st.info("Set the sliders and press **Generate**. Results stay here while you try others.",
+                    icon="🎼")
+        fresh = st.session_state.get("gen_fresh", 0)
+        for i, c in enumerate(results):
+            with st.container(border=True):
+                tag = "🆕 " if i < fresh else ""
+                settings = c.settings
+                st.markdown(f"**{tag}{c.title}**  \n"
+                            f"<small>temperature {settings.get('temperature')} · top-k "
+                            f"{settings.get('top_k') or 'off'} · anti-loop {settings.get('anti_loop')} · "
+                            f"length {settings.get('length')} · seed {settings.get('seed') or 'random'}</small>",
+                            unsafe_allow_html=True)
+                show_composition(c, key=f"gen_{c.key}", roll_height=300)
+        if results and st.button("Clear results", key="gen_clear"):
+            st.session_state.pop("gen_results", None)
+            st.rerun()

@@ -1,0 +1,39 @@
+"""Home: what this is, and one button that composes a piece with the default gallery model."""
+
+import streamlit as st
+
+from app_ui import action, page_guard
+from app_ui.layout import header
+from app_ui.music import compose, default_run, load_generator, show_composition, warm_up
+
+# What one press of Compose asks for: short enough to be ready in about a second on a CPU.
+HOME_OPTIONS = dict(length=256, temperature=1.0, top_k=20, anti_loop=0.5, variations=1)
+
+header("🎹 Composer Studio",
+       "A small neural network (an LSTM) learned music from a corpus of MIDI files — Bach "
+       "chorales for the one below. Press **Compose** and it writes a new piece, one note at a "
+       "time: you hear it, see it as a piano roll, and can download it.\n\n"
+       "Then explore: load a **Corpus** or upload your own MIDI, **Train** a model and watch "
+       "its loss fall, browse the **Gallery** to hear when a model starts copying its corpus, "
+       "and **Generate** with every slider.")
+
+with page_guard("Home"):
+    run = default_run()
+    if run is None:
+        st.warning("No model is installed yet, so there is nothing to compose with.", icon="🎹")
+        st.page_link("pages/train.py", label="Train one on the Train page", icon="🏋️")
+    else:
+        with st.spinner("Warming up the model and the synthesizer…"):
+            load_generator(run.path)  # cached per process: only the first visit waits
+            warm_up()
+        if st.button("🎵 Compose", key="home_compose", type="primary", width="stretch"):
+            with action("Composing", hint="Press Compose again, or choose another model on the "
+                        "Generate page."):
+                with st.spinner("Composing…"):
+                    st.session_state["home_result"] = compose(run.path, **HOME_OPTIONS)[0]
+        result = st.session_state.get("home_result")
+        if result is not None:
+            show_composition(result, key="home_result", roll_height=320)
+            st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
+                         icon="🎼")
+        st.caption(f"Model: `{run.name}` — see its model card in the Gallery.")

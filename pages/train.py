@@ -1,0 +1,156 @@
+"""Train: set up a training run, start it as a background job, and watch it live.
+
+The job is its own process (``core.jobs``); this page only reads its run folder, so closing the
+tab or reloading the app never stops it, and reopening the page shows it again.
+"""
+
+import streamlit as st
+
+from app_ui import action, demo_mode, page_guard
+from app_ui.charts import history_figure
+from app_ui.layout import demo_notice, header
+from app_ui.uploads import uploaded_sets
+
+POLL_S = 1.5  # seconds between looks at a running job's folder
+ACTIVE = ("queued", "running", "stopping")
+STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "stopped": "⏸️", "finished": "✅",
+               "failed": "❌", "interrupted": "⚠️", "unknown": "❔"}
+
+header("🏋️ Train", "Train an LSTM on a corpus. Training runs in the background: you can close "
+       "this tab and come back later.")
+
+
+def _fmt_seconds(s) -> str:
+    if s is None:
+        return "—"
+    s = int(s)
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+def _setup_form() -> None:
+    """The settings and the Start button."""
+    from core import corpus, jobs, presets
+    from core.encodings import encoding_names
+    from core.train import TrainSpec
+
+    uploads = {f"{p.name} (your upload)": str(p) for p in uploaded_sets()}
+    builtin = [b["name"] for b in corpus.list_builtin()]
+    corpora = builtin + list(uploads)
+    with st.form("train_form", border=True):
+        c1, c2, c3, c4 = st.columns(4)
+        corpus_choice = c1.selectbox("Corpus", corpora, key="train_corpus",
+                                     index=builtin.index("bach-chorales") if "bach-chorales" in builtin else 0)
+        encodings = encoding_names()
+        encoding = c2.selectbox("Encoding", encodings, key="train_encoding",
+                                index=encodings.index("events") if "events" in encodings else 0)
+        names = presets.preset_names()
+        preset = c3.selectbox("Preset", names, key="train_preset",
+                              index=names.index("studio") if "studio" in names else 0)
+        size = c4.selectbox("Size", ["small", "medium", "large"], key="train_size")
+        c1, c2, c3, c4 = st.columns(4)
+        epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
+        every = c2.number_input("Checkpoint every … epochs", 1, 100, 1, key="train_checkpoint_every")
+        val_share = c3.slider("Validation share", 0.05, 0.5, 0.1, 0.05, key="train_val_share",
+                              help="Pieces held out to measure how well the model generalises.")
+        max_pieces = c4.number_input("Pieces to use (0 = all)", 0, 100_000, 60, key="train_max_pieces")
+        with st.expander("Advanced"):
+            a1, a2, a3, a4 = st.columns(4)
+            window = a1.number_input("Window (tokens, 0 = preset default)", 0, 1024, 0, key="train_window")
+            batch = a2.number_input("Batch size (0 = preset default)", 0, 4096, 0, key="train_batch")
+            lr = a3.number_input("Learning rate (0 = preset default)", 0.0, 1.0, 0.0, format="%.4f",
+                                 key="train_lr")
+            seed = a4.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+        submitted = st.form_submit_button("▶ Start training", type="primary", key="train_start")
+    if submitted:
+        with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
+                    "validation share below 0.9) and start again."):
+            spec = TrainSpec(corpus=uploads.get(corpus_choice, corpus_choice), encoding=encoding,
+                             preset=preset, size=size, epochs=int(epochs), checkpoint_every=int(every),
+                             val_share=float(val_share), max_pieces=int(max_pieces) or None,
+                             window=int(window) or None, batch_size=int(batch) or None,
+                             learning_rate=float(lr) or None, seed=int(seed))
+            run = jobs.start(spec)
+            st.session_state["train_job"] = str(run.path)
+            st.toast(f"Started {run.name}", icon="🏃")
+
+
+def _job_panel(run_dir: str) -> None:
+    """Live view of one job: state, progress, chart, Stop/Resume. Polls while it is active."""
+    from core import jobs
+    from core.runs import Run
+
+    run = Run(run_dir)
+    state = jobs.state(run)
+    status = run.status
+    rows = run.history()
+    icon = STATE_ICONS.get(state, "❔")
+    st.markdown(f"#### {icon} `{run.name}` — {state}")
+    if status.get("message"):
+        st.caption(status["message"])
+
+    epochs = int(status.get("epochs") or run.config.get("spec", {}).get("epochs") or 1)
+    epoch = int(status.get("epoch") or 0)
+    batches, batch = int(status.get("batches") or 0), int(status.get("batch") or 0)
+    done = min((epoch + (batch / batches if batches and state == "running" else 0)) / epochs, 1.0)
+    st.progress(done, text=f"epoch {min(epoch + (state == 'running'), epochs)} of {epochs}"
+                + (f" · batch {batch}/{batches}" if batches and state == "running" else ""))
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Loss (now)", f"{status['loss']:.3f}" if isinstance(status.get("loss"), (int, float)) else "—")
+    c2.metric("Tokens / s", f"{rows[-1]['tokens_per_s']:,.0f}" if rows and "tokens_per_s" in rows[-1] else "—")
+    c3.metric("Time left", _fmt_seconds(status.get("eta_s")) if state in ACTIVE else "—")
+    device = status.get("device") or run.config.get("device") or "—"
+    c4.metric("Device", "GPU" if "GPU" in str(device).upper() and "CPU" not in str(device).upper() else "CPU",
+              help=str(device))
+    st.plotly_chart(history_figure(rows, run.best_epoch()), key="train_chart", width="stretch")
+
+    if state == "failed":
+        st.error(f"The training failed: {status.get('message') or 'no reason was recorded'}.", icon="❌")
+        st.info("Fix the settings above and start a new run" + (", or resume from the last "
+                "checkpoint." if run.epochs() else "."), icon="👉")
+    elif state == "interrupted":
+        st.warning("The training process ended without finishing (the machine restarted, or it was "
+                   "killed).", icon="⚠️")
+
+    if demo_mode():
+        return
+    b1, b2, _ = st.columns([1, 1, 4])
+    if state in ("queued", "running"):
+        if b1.button("⏹ Stop", key="train_stop"):
+            with action("Stopping", hint="Try again in a moment."):
+                jobs.stop(run.path)
+                st.toast("Asked the job to save a checkpoint and stop.", icon="✋")
+    can_resume = state in ("stopped", "interrupted", "failed") and bool(run.epochs()) and run.exists
+    if can_resume and b2.button("▶ Resume", key="train_resume"):
+        with action("Resuming", hint="Start a new run instead."):
+            jobs.resume(run.path)
+            st.rerun(scope="app")
+    # when the job stops being active, rerun the whole page once so the polling ends
+    was_active = st.session_state.get("train_was_active", {}).get(run_dir)
+    st.session_state.setdefault("train_was_active", {})[run_dir] = state in ACTIVE
+    if was_active and state not in ACTIVE:
+        st.rerun(scope="app")
+
+
+with page_guard("Train"):
+    from core import jobs
+
+    if demo_mode():
+        demo_notice("Training")
+    else:
+        _setup_form()
+
+    job_list = jobs.list_jobs()
+    if not job_list:
+        st.caption("No training jobs yet.")
+    else:
+        st.subheader("Jobs")
+        paths = [str(r.path) for r, _ in job_list]
+        states = {str(r.path): s for r, s in job_list}
+        if st.session_state.get("train_job") not in paths:
+            active = [p for p in paths if states[p] in ACTIVE]
+            st.session_state["train_job"] = active[0] if active else paths[0]
+        chosen = st.selectbox("Job", paths, key="train_job",
+                              format_func=lambda p: f"{STATE_ICONS.get(states[p], '')} "
+                                                    f"{p.rsplit('/', 1)[-1]} — {states[p]}")
+        every = POLL_S if states.get(chosen) in ACTIVE else None
+        st.fragment(run_every=every)(_job_panel)(chosen)
