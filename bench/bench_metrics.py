@@ -5,7 +5,8 @@ Corpus: the JSB chorales (train + valid + test, 382 pieces, close to music21's 3
 absent, as many random four-voice pieces of the same size. Measured: building the
 :class:`CorpusIndex` (n=8), ``copy_stats`` / ``piece_metrics`` / ``loop_rate`` on a 500-note
 piece, ``loop_rate`` / ``find_cycle`` on 1000 tokens and ``find_cycle`` on a 128-token tail,
-and fitting / scoring a trigram baseline on one token per 16th step (its chord).
+fitting / scoring a trigram baseline on one token per 16th step (its chord), and ``model_nll``
+of an untrained ``studio`` preset model on the validation tokens.
 Each time is the median of several runs.
 
     .venv/bin/python bench/bench_metrics.py [--jsb PATH] [--repeats N]
@@ -83,6 +84,21 @@ def chord_tokens(splits: dict[str, list[list[list[int]]]]) -> tuple[dict[str, li
     return tokens, len(ids) + 1
 
 
+def model_nll_ms(seqs: list[np.ndarray], vocab_size: int, repeats: int) -> tuple[float, int]:
+    """Median time of ``model_nll`` for a fresh untrained ``studio`` model (as for each new
+    checkpoint: its first call traces the graph), and the model's window."""
+    from core import presets
+
+    config = presets.make_config("studio", vocab_size=vocab_size)
+    times = []
+    for _ in range(repeats):
+        model = presets.build(config)
+        start = time.perf_counter()
+        metrics.model_nll(model, seqs, window=config.window)
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times) * 1000, 1), config.window
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsb", type=Path, default=JSB, help="JSB chorales 16th-step JSON")
@@ -107,6 +123,7 @@ def main() -> None:
     walk = 60 + np.cumsum(rng.choice([-2, -1, 1, 2], 1000))
     tokens, vocab_size = chord_tokens(splits)
     baseline = metrics.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size)
+    nll_ms, window = model_nll_ms(tokens["valid"], vocab_size, repeats=3)
 
     result = {
         "benchmark": "metrics",
@@ -130,6 +147,9 @@ def main() -> None:
             lambda: metrics.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size), slow),
         "ngram_valid_nll_ms": median_ms(lambda: baseline.nll(tokens["valid"]), slow),
         "ngram_valid_nats_per_token": round(baseline.nll(tokens["valid"]), 4),
+        "valid_tokens": int(sum(len(t) for t in tokens["valid"])),
+        "model_nll_studio_valid_ms": nll_ms,
+        "model_nll_window": window,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,

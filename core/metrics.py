@@ -377,13 +377,11 @@ def model_nll(model: Any, seqs: Iterable[Tokens], window: int, batch_size: int =
     training), and every token but the sequence's first is scored given the tokens before it
     in its window. A probability below 1e-12 is counted as 1e-12.
     """
-    import keras  # heavy; only this function needs it
-
     inputs, targets = _windows(seqs, window)
     total = 0.0
     for at in range(0, len(inputs), batch_size):
         x, y = inputs[at:at + batch_size], targets[at:at + batch_size]
-        probs = keras.ops.convert_to_numpy(model(x, training=False))
+        probs = np.asarray(model.predict_on_batch(x))
         picked = np.take_along_axis(probs, y[..., None].astype(np.int64), axis=-1)[..., 0]
         total -= np.log(np.maximum(picked[y != PAD].astype(np.float64), _MIN_PROB)).sum()
     return _per_token(total, int(np.count_nonzero(targets != PAD)))
