@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from core.encodings.base import PAD
 from core.piece import END, PITCH, START, Piece
+
+if TYPE_CHECKING:  # keras is heavy to import and only model_nll uses a model
+    import keras
 
 #: A token sequence: int ids, as a list or a 1-D array.
 Tokens = Sequence[int] | np.ndarray
@@ -368,14 +371,16 @@ def _windows(seqs: Iterable[Tokens], window: int) -> tuple[np.ndarray, np.ndarra
     return (np.array(inputs, np.int32).reshape(shape), np.array(targets, np.int32).reshape(shape))
 
 
-def model_nll(model: Any, seqs: Iterable[Tokens], window: int, batch_size: int = 64) -> float:
+def model_nll(model: keras.Model, seqs: Iterable[Tokens], window: int, batch_size: int = 64) -> float:
     """Mean negative log-likelihood (nats per token) of a Keras many-to-many model on ``seqs``.
 
     ``model`` maps int tokens ``(batch, window)`` to next-token probabilities
-    ``(batch, window, vocab)`` (a softmax output). Each sequence is read in consecutive,
-    non-overlapping windows of ``window`` tokens (the model starts fresh in each window, as in
-    training), and every token but the sequence's first is scored given the tokens before it
-    in its window. A probability below 1e-12 is counted as 1e-12.
+    ``(batch, window, vocab)`` (a softmax output); it runs through ``predict_on_batch``, one
+    compiled graph for all batches. Each sequence is read in consecutive, non-overlapping
+    windows of ``window`` tokens (the model starts fresh in each window, as in training; a
+    sequence's last window is PAD-filled after its end), and every token but the sequence's
+    first is scored given the tokens before it in its window. A probability below 1e-12 is
+    counted as 1e-12.
     """
     inputs, targets = _windows(seqs, window)
     total = 0.0
