@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -74,6 +75,9 @@ class Tokenizer(ABC):
     def __init__(self, **params: Any) -> None:
         self.params = params
         self._fitted = False
+        #: What ``encode`` had to drop or approximate since this object was made, by kind
+        #: (e.g. ``{"sets_replaced": 3, "notes_dropped": 5}``); not saved with the tokenizer.
+        self.losses: Counter[str] = Counter()
 
     # --- the protocol --------------------------------------------------------------------
     def fit(self, pieces: Sequence[Piece]) -> "Tokenizer":

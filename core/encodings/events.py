@@ -1,0 +1,123 @@
+"""``events``: the default, an event vocabulary built by MidiTok.
+
+Notes become events: where they start (``flavor="remi"``: ``Bar`` and ``Position`` tokens;
+``flavor="tsd"``: ``TimeShift`` tokens), then ``Pitch``, ``Velocity`` and ``Duration``. The
+vocabulary, the token names and the ids are MidiTok's (``miditok.REMI`` / ``miditok.TSD``), with
+one change: id 0 (MidiTok's ``PAD_None``) is named ``"PAD"``. It is fixed by the parameters, so
+``fit`` learns nothing. The saved state is MidiTok's own JSON config dict; nothing is pickled.
+
+Parameters: ``beat_res`` positions per beat (default 8, a 32nd note; durations use the same
+resolution up to 4 beats and half of it up to 12 beats), ``num_velocities`` velocity bins
+(default 8), ``flavor``. Bars are 4 beats (4/4): a ``Piece`` has no time signature.
+
+Known losses: all melodic tracks are merged into one stream (MidiTok's ``use_programs=False``):
+instrument identity and programs are lost and decoding gives one track, program 0; drum tracks
+are dropped; onsets move to the ``1 / beat_res`` grid, durations to the nearest duration token
+(at most 12 beats); velocities are binned to ``num_velocities`` values; tempo is not encoded.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import miditok
+import numpy as np
+import symusic
+
+from core.encodings.base import PAD, PAD_NAME, Tokenizer, register
+from core.piece import END, PITCH, START, VELOCITY, Piece, Track
+
+FLAVORS = {"remi": miditok.REMI, "tsd": miditok.TSD}
+TICKS_PER_BEAT = 480  # resolution of the score handed to MidiTok; it resamples to beat_res
+
+
+@register
+class EventTokenizer(Tokenizer):
+    """REMI / TSD events through MidiTok; see the module docstring."""
+
+    name = "events"
+
+    def __init__(self, flavor: str = "remi", beat_res: int = 8, num_velocities: int = 8) -> None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
+        if beat_res < 1 or not 1 <= num_velocities <= 127:
+            raise ValueError(f"beat_res must be at least 1 and num_velocities in 1..127, got "
+                             f"{beat_res} and {num_velocities}")
+        super().__init__(flavor=flavor, beat_res=beat_res, num_velocities=num_velocities)
+        config = miditok.TokenizerConfig(
+            pitch_range=(0, 127), beat_res={(0, 4): beat_res, (4, 12): max(1, beat_res // 2)},
+            num_velocities=num_velocities, special_tokens=["PAD"], use_programs=False,
+            use_time_signatures=False, use_pitchdrum_tokens=False)
+        self._use(FLAVORS[flavor](config))
+
+    def _use(self, miditok_tokenizer: miditok.MusicTokenizer) -> None:
+        self._miditok = miditok_tokenizer
+        names = sorted(miditok_tokenizer.vocab, key=miditok_tokenizer.vocab.get)
+        if miditok_tokenizer.vocab[names[0]] != PAD or not names[0].startswith("PAD"):
+            raise ValueError(f"MidiTok's id 0 is {names[0]!r}, expected its PAD token")
+        self._vocab = [PAD_NAME] + names[1:]
+
+    @property
+    def velocities(self) -> np.ndarray:
+        """The velocities decoded notes can have (one per bin, ascending)."""
+        return np.asarray(self._miditok.velocities)
+
+    def _fit(self, pieces: Sequence[Piece]) -> None:
+        """Nothing to learn: the vocabulary is fixed by the parameters."""
+
+    def encode(self, piece: Piece) -> np.ndarray:
+        notes = piece.select(self.instrument_kind).notes
+        if not len(notes):
+            return np.zeros(0, dtype=np.int32)
+        sequences = self._miditok.encode(_score(notes))
+        return np.asarray(sequences[0].ids if sequences else [], dtype=np.int32)
+
+    def decode(self, tokens: Sequence[int] | np.ndarray) -> Piece:
+        ids = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        ids = ids[(ids > PAD) & (ids < len(self._vocab))]
+        score = self._miditok.decode([ids.tolist()]) if len(ids) else symusic.Score(1)
+        rows = []
+        for track in score.tracks:
+            n = track.notes.numpy()
+            start, end = n["time"] / score.tpq, (n["time"] + n["duration"]) / score.tpq
+            rows.append(np.column_stack([start, end, n["pitch"], n["velocity"], 0 * start]))
+        return Piece("decoded", np.concatenate(rows) if rows else np.zeros((0, 5)), [Track()])
+
+    @property
+    def vocab(self) -> list[str]:
+        return self._vocab
+
+    def _state(self) -> dict[str, Any]:
+        return {"tokenization": type(self._miditok).__name__,
+                "config": self._miditok.config.to_dict(serialize=True)}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        classes = {cls.__name__: cls for cls in FLAVORS.values()}
+        if state["tokenization"] not in classes:
+            raise ValueError(f"unknown MidiTok tokenization {state['tokenization']!r}")
+        self._use(classes[state["tokenization"]](_config_from_json(state["config"])))
+
+
+def _score(notes: np.ndarray) -> symusic.Score:
+    """A one-track ``symusic.Score`` (``TICKS_PER_BEAT`` ticks per beat) of ``Piece.notes`` rows."""
+    start = np.round(notes[:, START] * TICKS_PER_BEAT).clip(0).astype(np.int32)
+    end = np.round(notes[:, END] * TICKS_PER_BEAT).astype(np.int32)
+    track = symusic.Track("merged", 0, False)
+    track.notes = symusic.Note.from_numpy(
+        start, np.maximum(end - start, 1), notes[:, PITCH].clip(0, 127).astype(np.int8),
+        notes[:, VELOCITY].clip(1, 127).astype(np.int8))
+    score = symusic.Score(TICKS_PER_BEAT)
+    score.tracks.append(track)
+    return score
+
+
+def _config_from_json(config: dict[str, Any]) -> miditok.TokenizerConfig:
+    """Undo ``TokenizerConfig.to_dict(serialize=True)`` after a JSON round trip (tuple and int
+    keys became strings, tuples became lists), as MidiTok's own file loader does."""
+    config = copy.deepcopy(config)
+    for key in ("beat_res", "beat_res_rest"):
+        config[key] = {tuple(map(int, k.split("_"))): v for k, v in config[key].items()}
+    config["time_signature_range"] = {int(k): v for k, v in config["time_signature_range"].items()}
+    config["chord_maps"] = {k: tuple(v) for k, v in config["chord_maps"].items()}
+    return miditok.TokenizerConfig.from_dict(config)
