@@ -178,26 +178,43 @@ class Composition:
         return hashlib.sha1(self.midi + str(self.created).encode()).hexdigest()[:10]
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _corpus_index(run_dir: str, created: Any):
+    """The copy-rate index of a run's training pieces (built once per run per process)."""
+    from core.generate import corpus_split
+    from core.metrics import CorpusIndex
+    from core.runs import Run
+
+    run = Run(run_dir)
+    train, _ = corpus_split(run)
+    return CorpusIndex(train, instruments=run.tokenizer().instrument_kind)
+
+
+def corpus_index(run):
+    return _corpus_index(str(run.path), run.config.get("created"))
+
+
 def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,
-            **options) -> list[Composition]:
-    """Generate with ``options`` (see ``core.generate``) and render every variation."""
+            metrics: bool = False, **options) -> list[Composition]:
+    """Generate with ``options`` (see ``core.generate.Generator.generate``) and render each
+    variation; ``metrics`` adds copy and loop rates, ``score`` a MusicXML file."""
     from core.runs import Run
 
     run = Run(run_dir)
     generator = load_generator(run.path, epoch)
-    results = generator.generate(**options)
-    if not isinstance(results, (list, tuple)):
-        results = [results]
+    result = generator.generate(**options)
+    pieces = result.pieces
     out = []
-    for i, result in enumerate(results, start=1):
-        piece = result.piece
+    for i, piece in enumerate(pieces, start=1):
         wav, warning = render(piece)
         title = f"{run.name} · {checkpoint_label(run, epoch)}"
-        if len(results) > 1:
+        if len(pieces) > 1:
             title += f" · variation {i}"
         c = Composition(title=title, piece=piece, midi=piece.to_midi_bytes(), wav=wav,
-                        audio_warning=warning, metrics=dict(getattr(result, "metrics", None) or {}),
-                        settings={"run": run.name, "epoch": epoch, **_plain(options)})
+                        audio_warning=warning,
+                        settings={"run": run.name, "epoch": epoch, **_plain(options), "seed": result.seed})
+        if metrics:
+            c.metrics = _metrics(run, piece)
         if score:
             from core.render import to_musicxml
             try:
@@ -207,6 +224,16 @@ def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = Fals
                 c.musicxml_problem = explain(e)
         out.append(c)
     return out
+
+
+def _metrics(run, piece) -> dict[str, Any]:
+    """Copy and loop numbers of a generated piece; loop rate alone if the corpus is gone."""
+    from core.metrics import piece_metrics
+
+    try:
+        return piece_metrics(piece, corpus_index(run))
+    except ValueError:  # the run's corpus cannot be loaded any more (e.g. a deleted upload)
+        return piece_metrics(piece)
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:

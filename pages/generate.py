@@ -8,29 +8,29 @@ from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default
                           show_composition, usable_runs)
 
 KEEP = 12  # earlier results kept on the page (newest first)
-PRIMERS = {"corpus": "A window from the corpus", "note": "A single note",
-           "typed": "Notes I type", "midi": "A MIDI file I upload"}
+PRIMERS = {"note": "A single note", "corpus": "A window from the corpus",
+           "text": "Notes I type", "midi": "A MIDI file I upload"}
 
 header("🎼 Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
        "copy), high temperature takes risks; top-k keeps only the k likeliest next tokens; "
        "anti-loop steers away from repeating the same bars.")
 
 
-def _primer(kind: str, key: str):
-    """The primer widgets for ``kind``; returns the ``primer=`` argument for core.generate."""
+def _primer(kind: str, key: str) -> dict | None:
+    """The primer widgets for ``kind``; returns the primer arguments of ``Generator.generate``."""
     if kind == "note":
         pitch = st.slider("Start note (MIDI pitch, 60 = middle C)", 21, 108, 60, key=f"{key}_note")
-        return {"kind": "note", "pitch": int(pitch)}
-    if kind == "typed":
+        return {"primer": "note", "primer_note": int(pitch)}
+    if kind == "text":
         text = st.text_input("Notes, e.g. `C4 E4 G4 C5` (or token names of the model's encoding)",
                              "C4 E4 G4 C5", key=f"{key}_typed")
-        return {"kind": "notes", "text": text}
+        return {"primer": "text", "primer_text": text}
     if kind == "midi":
         up = st.file_uploader("Primer MIDI file", type=["mid", "midi"], key=f"{key}_midi")
         if up is None:
             return None
-        return {"kind": "midi", "name": up.name, "data": up.getvalue()}
-    return {"kind": "corpus"}
+        return {"primer": "midi", "primer_midi": up.getvalue()}
+    return {"primer": "corpus"}
 
 
 with page_guard("Generate"):
@@ -76,11 +76,11 @@ with page_guard("Generate"):
                 if primer is None:
                     raise ValueError("choose a MIDI file to start from, or another primer")
                 with st.spinner("Composing and rendering…"):
-                    new = compose(run.path, epoch, score=True, length=int(length),
-                                  temperature=float(temperature), top_k=int(top_k) or None,
-                                  top_p=float(top_p) if top_p < 1 else None,
-                                  anti_loop=float(anti_loop), repetition_penalty=float(penalty),
-                                  seed=int(seed) or None, variations=int(variations), primer=primer)
+                    new = compose(run.path, epoch, score=True, metrics=True, length=int(length),
+                                  temperature=float(temperature), top_k=int(top_k),
+                                  top_p=float(top_p), anti_loop=float(anti_loop),
+                                  repetition_penalty=float(penalty), seed=int(seed) or None,
+                                  variations=int(variations), **primer)
                 st.session_state["gen_results"] = (new + st.session_state.get("gen_results", []))[:KEEP]
                 st.session_state["gen_fresh"] = len(new)
         results = st.session_state.get("gen_results", [])

@@ -1,0 +1,209 @@
+"""The Streamlit pages under ``streamlit.testing.v1.AppTest``: each page runs without an
+exception, its key widgets exist (found by key), Home's Compose yields audio, and bad input
+shows a plain message instead of a traceback.
+
+The app is pointed at a tiny real run trained once per session (``COMPOSER_RUNS_ROOTS``) and
+at a temporary data folder (``COMPOSER_DATA``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+TIMEOUT = 120
+
+
+def tiny_run(base: Path) -> Path:
+    """A 2-epoch studio run on 6 chorales under ``base/runs/tiny`` (made once, then reused)."""
+    run_dir = base / "runs" / "tiny"
+    if not (run_dir / "best.keras").is_file():
+        from core.train import TrainSpec, train
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+        train(TrainSpec(corpus="bach-chorales", max_pieces=6, encoding="chords", preset="studio",
+                        size="small", epochs=2, window=32, seed=1), run_dir, log=lambda m: None)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp() / "app"
+    base.mkdir(exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("COMPOSER_DATA", "COMPOSER_RUNS_ROOTS", "COMPOSER_DEMO")}
+    os.environ["COMPOSER_DATA"] = str(base / "data")
+    run = tiny_run(base)
+    os.environ["COMPOSER_RUNS_ROOTS"] = str(run.parent)
+    os.environ.pop("COMPOSER_DEMO", None)
+    yield run
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def demo(monkeypatch):
+    monkeypatch.setenv("COMPOSER_DEMO", "1")
+
+
+def page(name: str):
+    """An AppTest of the real entry point, switched to ``pages/<name>.py`` and run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if name != "home":
+        at.switch_page(f"pages/{name}.py")
+    return at.run()
+
+
+def ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert not errors, errors
+
+
+def has_key(at, key: str) -> bool:
+    return key in at.session_state
+
+
+# --- pages -----------------------------------------------------------------------------------
+def test_entry_point_routes_to_home(app_env):
+    at = page("home")
+    ok(at)
+    assert any("Composer Studio" in t.value for t in at.title)
+
+
+def test_home_compose_yields_audio_and_piano_roll(app_env):
+    at = page("home")
+    ok(at)
+    at.button(key="home_compose").click().run()
+    ok(at)
+    assert at.get("audio"), "no audio player after Compose"
+    assert at.get("plotly_chart"), "no piano roll after Compose"
+    assert at.get("download_button"), "no downloads after Compose"
+    # a rerun keeps the piece (session state), without composing again
+    at.run()
+    assert at.get("audio")
+
+
+def test_corpus_page_loads_a_builtin_corpus_and_previews(app_env):
+    at = page("corpus")
+    ok(at)
+    for key in ("corpus_builtin", "corpus_max_pieces", "corpus_load", "corpus_upload",
+                "corpus_upload_name", "corpus_upload_load"):
+        assert has_key(at, key) or at.button(key=key), key
+    at.selectbox(key="corpus_builtin").select("bach-chorales")
+    at.number_input(key="corpus_max_pieces").set_value(4)
+    at.button(key="corpus_load").click().run()
+    ok(at)
+    assert [m for m in at.metric if m.label == "Pieces"][0].value == "4"
+    assert at.selectbox(key="corpus_preview").options
+    assert at.get("audio") and at.get("plotly_chart")
+
+
+def test_bad_upload_shows_a_plain_message():
+    from app_ui.uploads import check_size, load_uploads
+
+    with pytest.raises(ValueError, match="first"):
+        load_uploads([])
+    with pytest.raises(ValueError, match="limit is 1 MB"):
+        check_size([("big.mid", b"\0" * (2 * 2**20))], limit_mb=1)
+    with pytest.raises(ValueError) as info:
+        load_uploads([("junk.mid", b"this is not a MIDI file"), ("notes.txt", b"hello")])
+    message = str(info.value)
+    assert message and "Traceback" not in message
+
+
+def test_upload_button_without_files_shows_message_not_traceback(app_env):
+    at = page("corpus")
+    at.button(key="corpus_upload_load").click().run()
+    assert not at.exception
+    assert any("Reading your files failed" in e.value for e in at.error)
+
+
+def test_train_page_has_its_settings_and_shows_a_job(app_env):
+    from core.paths import user_runs_dir
+
+    # a finished run in the user's runs folder is a job the page lists
+    target = user_runs_dir() / "tiny-job"
+    if not target.exists():
+        shutil.copytree(app_env, target)
+    at = page("train")
+    ok(at)
+    for key in ("train_corpus", "train_encoding", "train_preset", "train_size", "train_epochs",
+                "train_checkpoint_every", "train_val_share", "train_max_pieces", "train_job"):
+        assert has_key(at, key), key
+    assert any("tiny-job" in o for o in at.selectbox(key="train_job").options)
+    at.selectbox(key="train_job").select(str(target)).run()
+    ok(at)
+    assert at.get("plotly_chart"), "no loss chart for the job"
+
+
+def test_train_page_refuses_bad_settings_with_a_message(app_env):
+    at = page("train")
+    at.number_input(key="train_max_pieces").set_value(1)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any("Starting the training failed" in e.value for e in at.error)
+
+
+def test_gallery_page_shows_runs_and_checkpoints(app_env):
+    at = page("gallery")
+    ok(at)
+    assert any(o == app_env.name for o in at.selectbox(key="gallery_run").options)
+    at.selectbox(key="gallery_run").select(str(app_env)).run()
+    ok(at)
+    assert at.get("plotly_chart")
+    assert has_key(at, "gallery_listen")
+
+
+def test_generate_page_generates_and_keeps_earlier_results(app_env):
+    at = page("generate")
+    ok(at)
+    for key in ("gen_run", "gen_length", "gen_temperature", "gen_top_k", "gen_anti_loop",
+                "gen_primer_kind", "gen_seed", "gen_variations"):
+        assert has_key(at, key), key
+    at.selectbox(key="gen_run").select(str(app_env))
+    at.slider(key="gen_length").set_value(64)
+    at.number_input(key="gen_seed").set_value(3)
+    at.button(key="gen_go").click().run()
+    ok(at)
+    assert len(at.get("audio")) == 1
+    at.slider(key="gen_temperature").set_value(1.5)
+    at.button(key="gen_go").click().run()
+    ok(at)
+    assert len(at.get("audio")) == 2, "the earlier result should stay below the new one"
+
+
+def test_generate_bad_primer_is_a_message_not_a_traceback(app_env):
+    at = page("generate")
+    at.selectbox(key="gen_run").select(str(app_env))
+    at.radio(key="gen_primer_kind").set_value("text")
+    at.run()
+    at.text_input(key="gen_primer_typed").set_value("this is not music ###")
+    at.slider(key="gen_length").set_value(64)
+    at.button(key="gen_go").click().run()
+    assert not at.exception
+    assert any("Generating failed" in e.value for e in at.error)
+
+
+def test_demo_mode_has_no_training_upload_or_deletion(app_env, demo):
+    at = page("train")
+    ok(at)
+    assert not has_key(at, "train_corpus")
+    assert not [b for b in at.button if b.key in ("train_stop", "train_resume")]
+    at = page("corpus")
+    ok(at)
+    assert not has_key(at, "corpus_upload")
+    at = page("gallery")
+    ok(at)
+    assert not has_key(at, "gallery_delete_sure")
