@@ -19,16 +19,19 @@ are dropped; onsets move to the ``1 / beat_res`` grid, durations to the nearest 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import miditok
 import numpy as np
-import symusic
 
 from core.encodings.base import PAD, PAD_NAME, Tokenizer, register
 from core.piece import END, PITCH, START, VELOCITY, Piece, Track
 
-FLAVORS = {"remi": miditok.REMI, "tsd": miditok.TSD}
+if TYPE_CHECKING:
+    import miditok
+    import symusic
+
+# MidiTok (about 1 s to import) is imported only when an events tokenizer is made.
+FLAVORS = {"remi": "REMI", "tsd": "TSD"}  # the MidiTok class of each flavor
 TICKS_PER_BEAT = 480  # resolution of the score handed to MidiTok; it resamples to beat_res
 
 
@@ -45,13 +48,15 @@ class EventTokenizer(Tokenizer):
             raise ValueError(f"beat_res must be at least 1 and num_velocities in 1..127, got "
                              f"{beat_res} and {num_velocities}")
         super().__init__(flavor=flavor, beat_res=beat_res, num_velocities=num_velocities)
+        import miditok
+
         config = miditok.TokenizerConfig(
             pitch_range=(0, 127), beat_res={(0, 4): beat_res, (4, 12): max(1, beat_res // 2)},
             num_velocities=num_velocities, special_tokens=["PAD"], use_programs=False,
             use_time_signatures=False, use_pitchdrum_tokens=False)
-        self._use(FLAVORS[flavor](config))
+        self._use(getattr(miditok, FLAVORS[flavor])(config))
 
-    def _use(self, miditok_tokenizer: miditok.MusicTokenizer) -> None:
+    def _use(self, miditok_tokenizer: "miditok.MusicTokenizer") -> None:
         self._miditok = miditok_tokenizer
         names = sorted(miditok_tokenizer.vocab, key=miditok_tokenizer.vocab.get)
         if miditok_tokenizer.vocab[names[0]] != PAD or not names[0].startswith("PAD"):
@@ -76,7 +81,9 @@ class EventTokenizer(Tokenizer):
     def decode(self, tokens: Sequence[int] | np.ndarray) -> Piece:
         ids = np.asarray(tokens, dtype=np.int64).reshape(-1)
         ids = ids[(ids > PAD) & (ids < len(self._vocab))]
-        score = self._miditok.decode([ids.tolist()]) if len(ids) else symusic.Score(1)
+        if not len(ids):
+            return Piece("decoded", np.zeros((0, 5)), [Track()])
+        score = self._miditok.decode([ids.tolist()])
         rows = []
         for track in score.tracks:
             n = track.notes.numpy()
@@ -93,14 +100,18 @@ class EventTokenizer(Tokenizer):
                 "config": self._miditok.config.to_dict(serialize=True)}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        classes = {cls.__name__: cls for cls in FLAVORS.values()}
-        if state["tokenization"] not in classes:
+        import miditok
+
+        if state["tokenization"] not in FLAVORS.values():  # never getattr a name from a file
             raise ValueError(f"unknown MidiTok tokenization {state['tokenization']!r}")
-        self._use(classes[state["tokenization"]](_config_from_json(state["config"])))
+        config = _config_from_json(state["config"])
+        self._use(getattr(miditok, state["tokenization"])(config))
 
 
-def _score(notes: np.ndarray) -> symusic.Score:
+def _score(notes: np.ndarray) -> "symusic.Score":
     """A one-track ``symusic.Score`` (``TICKS_PER_BEAT`` ticks per beat) of ``Piece.notes`` rows."""
+    import symusic
+
     start = np.round(notes[:, START] * TICKS_PER_BEAT).clip(0).astype(np.int32)
     end = np.round(notes[:, END] * TICKS_PER_BEAT).astype(np.int32)
     track = symusic.Track("merged", 0, False)
@@ -112,9 +123,11 @@ def _score(notes: np.ndarray) -> symusic.Score:
     return score
 
 
-def _config_from_json(config: dict[str, Any]) -> miditok.TokenizerConfig:
+def _config_from_json(config: dict[str, Any]) -> "miditok.TokenizerConfig":
     """Undo ``TokenizerConfig.to_dict(serialize=True)`` after a JSON round trip (tuple and int
     keys became strings, tuples became lists), as MidiTok's own file loader does."""
+    import miditok
+
     config = copy.deepcopy(config)
     for key in ("beat_res", "beat_res_rest"):
         config[key] = {tuple(map(int, k.split("_"))): v for k, v in config[key].items()}
