@@ -11,7 +11,7 @@ import pretty_midi
 import pytest
 
 from core.encodings import PAD, get_tokenizer, load_tokenizer
-from core.encodings.drums import choose_rest_lengths, split_rest
+from core.encodings.drums import choose_rest_lengths, spell_rests
 from core.paths import SHARED_DATA
 from core.piece import END, PITCH, START, VELOCITY, Piece, Track
 
@@ -124,7 +124,8 @@ def test_rest_classes_come_from_the_histogram():
     assert choose_rest_lengths(runs, 3) == (1, 3, 12)
     assert choose_rest_lengths(runs, 10) == (1, 3, 7, 12)  # stops: no other length helps
     assert choose_rest_lengths(np.array([], dtype=int), 4) == (1,)
-    assert split_rest(19, (1, 3, 12)) == (2, 1, 1, 0)  # 12 + 3 + 3 + 1
+    # 19 steps = 12 + 3 + 3 + 1
+    assert spell_rests(np.array([19, 0, 2]), (1, 3, 12)).tolist() == [[1, 2, 1], [0] * 3, [2, 0, 0]]
 
 
 def test_events_merge_tracks_and_bin_velocities(fitted, pieces):

@@ -22,8 +22,7 @@ program 0).
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -79,12 +78,14 @@ class DrumTokenizer(StepTokenizer):
         super()._learn(onsets)
 
     def _layout(self, steps: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        gaps = np.diff(steps, prepend=-1) - 1
-        out: list[int] = []
-        for gap, token in zip(gaps.tolist(), ids.tolist()):
-            out.extend(1 + i for i in split_rest(gap, self._rest_lengths))
-            out.append(token)
-        return np.asarray(out, dtype=np.int32)
+        # Before each hit, its gap's rest tokens, longest first: a table with one row per hit,
+        # columns (rest ids from the longest class down to REST_1, the hit's id), and how many
+        # times each cell is repeated.
+        n = len(self._rest_lengths)
+        rests = spell_rests(np.diff(steps, prepend=-1) - 1, self._rest_lengths)[:, ::-1]
+        table = np.column_stack([np.broadcast_to(np.arange(n, 0, -1), (len(ids), n)), ids])
+        repeats = np.column_stack([rests, np.ones(len(ids), dtype=np.int64)])
+        return np.repeat(table.ravel(), repeats.ravel()).astype(np.int32)
 
     def _token_steps(self, ids: np.ndarray) -> np.ndarray:
         advance = np.ones(len(ids), dtype=np.int64)
@@ -100,31 +101,29 @@ class DrumTokenizer(StepTokenizer):
         super()._load_state(state)
 
 
-@lru_cache(maxsize=4096)
-def split_rest(length: int, lengths: tuple[int, ...]) -> tuple[int, ...]:
-    """Indices into ``lengths`` (ascending, ``lengths[0] == 1``) that spell a rest of ``length``
-    steps greedily, longest first."""
-    parts: list[int] = []
-    for i in reversed(range(len(lengths))):
-        count, length = divmod(length, lengths[i])
-        parts += [i] * count
-    return tuple(parts)
+def spell_rests(runs: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+    """How many rests of each class spell each run, greedily, longest first.
+
+    ``runs``: rest-run lengths in steps, shape ``(R,)``; ``lengths``: the rest classes,
+    ascending, ``lengths[0] == 1``. Returns counts of shape ``(R, len(lengths))``.
+    """
+    counts = np.zeros((len(runs), len(lengths)), dtype=np.int64)
+    remaining = np.asarray(runs, dtype=np.int64)
+    for j in reversed(range(len(lengths))):
+        counts[:, j], remaining = np.divmod(remaining, lengths[j])
+    return counts
 
 
 def choose_rest_lengths(runs: np.ndarray, n: int) -> tuple[int, ...]:
     """Up to ``n`` rest classes (steps, ascending, from 1) for rest runs of lengths ``runs``.
 
     Greedy: start from (1,) and add the run length that most reduces the number of rest tokens
-    the runs take (spelled as :func:`split_rest` does), until ``n`` or nothing reduces it.
+    the runs take (spelled by :func:`spell_rests`), until ``n`` or nothing reduces it.
     """
     values, counts = np.unique(runs, return_counts=True)
 
     def tokens(lengths: list[int]) -> int:
-        remaining, total = values.copy(), 0
-        for length in sorted(lengths, reverse=True):
-            total += int((remaining // length * counts).sum())
-            remaining %= length
-        return total
+        return int(spell_rests(values, sorted(lengths)).sum(axis=1) @ counts)
 
     chosen = [1]
     while len(chosen) < n:
