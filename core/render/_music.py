@@ -63,7 +63,7 @@ def parts(music: Music, units: str = "seconds") -> tuple[list[Part], float]:
     return out, music.duration_beats * scale
 
 
-def _midi_parts(pm: "pretty_midi.PrettyMIDI") -> list[Part]:
+def _midi_parts(pm: pretty_midi.PrettyMIDI) -> list[Part]:
     out = []
     for inst in pm.instruments:
         if not inst.notes:

@@ -1,0 +1,46 @@
+"""``python -m core render``: a MIDI file to WAV, MusicXML and a piano-roll HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("render", help="render a MIDI file to WAV / MusicXML / piano roll",
+                              description=__doc__)
+    p.add_argument("midi", type=Path, help="input .mid file")
+    p.add_argument("--wav", type=Path, help="write audio here (16-bit PCM WAV)")
+    p.add_argument("--musicxml", type=Path, help="write a MusicXML score here")
+    p.add_argument("--roll", type=Path, help="write the piano roll as a standalone HTML page")
+    p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
+    p.add_argument("--backend", choices=["auto", "fluidsynth", "simple"], default="auto")
+    p.add_argument("--soundfont", type=Path, help="override the soundfont resolution order")
+    p.add_argument("--info", action="store_true", help="print the audio backend as JSON")
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    import pretty_midi
+
+    from core import atomic
+    from core.render import describe_backend, piano_roll, render_audio, to_musicxml
+
+    if args.info:
+        print(json.dumps(describe_backend(), indent=2))
+    if not (args.wav or args.musicxml or args.roll):
+        return 0
+    pm = pretty_midi.PrettyMIDI(str(args.midi))
+    if args.wav:
+        audio = render_audio(pm, args.sample_rate, backend=args.backend, soundfont=args.soundfont)
+        atomic.write_bytes(args.wav, audio.wav_bytes())
+        print(f"{args.wav}: {audio.duration:.1f} s, {audio.backend}"
+              + (f" (warning: {audio.warning})" if audio.warning else ""))
+    if args.musicxml:
+        atomic.write_bytes(args.musicxml, to_musicxml(pm, title=args.midi.stem))
+        print(f"{args.musicxml}: MusicXML")
+    if args.roll:
+        atomic.write_text(args.roll, piano_roll(pm, title=args.midi.stem).to_html())
+        print(f"{args.roll}: piano roll")
+    return 0
