@@ -54,3 +54,15 @@ def copying_figure(points: list[tuple[int, dict[str, Any]]], height: int = 340) 
                       xaxis_title="epoch", yaxis_title="% of the sample", yaxis_range=[0, 100],
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def empty_roll(message: str, height: int = 320) -> go.Figure:
+    """An empty piano roll with a message: where the music will appear (and it loads Plotly
+    in the browser ahead of time, so the real roll draws at once)."""
+    fig = go.Figure(go.Bar(x=[], y=[], orientation="h"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="Time (s)", range=[0, 20]),
+                      yaxis=dict(title="Pitch", range=[48, 84], showticklabels=False))
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(size=18))
+    return fig

@@ -139,14 +139,13 @@ def midi_file_piece(path: str, stamp: float):
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up() -> bool:
-    """Start FluidSynth (load the soundfont) once per process so the first Compose is quick."""
-    from core.piece import from_note_list
-    from core.render import render_audio
-
+def warm_up(run_dir: str) -> bool:
+    """Run the whole compose path once per process (model, sampler, FluidSynth with its
+    soundfont, MIDI writer, piano roll) so that the first real Compose is as quick as the rest."""
     try:
-        render_audio(from_note_list("warm-up", [(0, 0.25, 60, 1)]), sample_rate=SAMPLE_RATE)
-    except Exception:  # a problem here shows up, with its message, when a person composes
+        c = compose(run_dir, length=16, seed=1)[0]
+        piano_roll(c.piece).to_json()
+    except Exception:  # a real problem shows up, with its message, when a person composes
         return False
     return True
 

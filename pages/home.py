@@ -3,11 +3,12 @@
 import streamlit as st
 
 from app_ui import action, page_guard
+from app_ui.charts import empty_roll
 from app_ui.layout import header
-from app_ui.music import compose, default_run, load_generator, show_composition, warm_up
+from app_ui.music import compose, default_run, show_composition, warm_up
 
 # What one press of Compose asks for: short enough to be ready in about a second on a CPU.
-HOME_OPTIONS = dict(length=256, temperature=1.0, top_k=20, anti_loop=0.5, variations=1)
+HOME_OPTIONS = dict(seconds=20, length=1024, temperature=1.0, top_k=20, anti_loop=0.5)
 
 header("🎹 Composer Studio",
        "A small neural network (an LSTM) learned music from a corpus of MIDI files — Bach "
@@ -24,15 +25,17 @@ with page_guard("Home"):
         st.page_link("pages/train.py", label="Train one on the Train page", icon="🏋️")
     else:
         with st.spinner("Warming up the model and the synthesizer…"):
-            load_generator(run.path)  # cached per process: only the first visit waits
-            warm_up()
+            warm_up(str(run.path))  # cached per process: only the first visit waits
         if st.button("🎵 Compose", key="home_compose", type="primary", width="stretch"):
             with action("Composing", hint="Press Compose again, or choose another model on the "
                         "Generate page."):
                 with st.spinner("Composing…"):
                     st.session_state["home_result"] = compose(run.path, **HOME_OPTIONS)[0]
         result = st.session_state.get("home_result")
-        if result is not None:
+        if result is None:
+            st.plotly_chart(empty_roll("Your piece will appear here"), key="home_empty_roll",
+                            width="stretch")
+        else:
             show_composition(result, key="home_result", roll_height=320)
             st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
                          icon="🎼")
