@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import statistics
 import sys
@@ -94,6 +95,7 @@ def main() -> None:
                for enc, corpus in plan if corpus in corpora}
     print(json.dumps({"benchmark": "encodings", "repeats": args.repeats,
                       "python": platform.python_version(), "machine": platform.machine(),
+                      "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                       "results": results}, indent=2))
 
 
