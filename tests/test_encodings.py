@@ -148,6 +148,17 @@ def test_events_keep_durations_on_their_grid(fitted, pieces):
     assert error.max() > 0
 
 
+def test_events_tsd_flavor(pieces, tmp_path):
+    tok = get_tokenizer("events", flavor="tsd", beat_res=4)
+    assert any(name.startswith("TimeShift_") for name in tok.vocab)
+    tok.fit([]).save(tmp_path / "tsd.json")
+    again = load_tokenizer(tmp_path / "tsd.json")
+    for piece in pieces.values():
+        ids = tok.encode(piece)
+        assert np.array_equal(again.encode(piece), ids)
+        assert onsets(tok.decode(ids), 1 / 4) == onsets(piece.select("melodic"), 1 / 4)
+
+
 # --- saving and unseen input ------------------------------------------------------------------
 @pytest.mark.parametrize("enc", ENCODINGS)
 def test_saved_json_reloads_and_encodes_identically(fitted, pieces, enc, tmp_path):
