@@ -58,7 +58,11 @@ def to_musicxml(music: Music, *, title: str | None = None, time_signature: str =
             element.volume.velocity = int(max(v for _, v in keys))
             part.insert(start, element)
         score.insert(0, part)
-    return GeneralObjectExporter(score).parse()
+    # Measures, ties, voices and beams, made in place: the exporter would first copy the score.
+    score.makeNotation(inPlace=True)
+    exporter = GeneralObjectExporter(score)
+    exporter.makeNotation = False
+    return exporter.parse()
 
 
 def _quantized_chords(notes: np.ndarray, grid: float) -> dict[tuple[float, float], list]:
