@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Composer Studio", page_icon="🎹", layout="wide")
+st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
 st.navigation([
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/corpus.py", title="Corpus", icon="📚"),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
-    st.Page("pages/generate.py", title="Generate", icon="🎼"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/tune:"),
 ]).run()

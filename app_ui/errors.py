@@ -56,9 +56,9 @@ def action(what: str, hint: str | None = None) -> Iterator[Outcome]:
         log.exception("%s failed", what)
         outcome.ok = False
         outcome.message = explain(e)
-        st.error(f"**{what} failed:** {outcome.message}.", icon="⚠️")
+        st.error(f"**{what} failed:** {outcome.message}.", icon=":material/warning:")
         if hint:
-            st.info(hint, icon="👉")
+            st.info(hint, icon=":material/arrow_forward:")
 
 
 @contextlib.contextmanager

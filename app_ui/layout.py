@@ -28,4 +28,4 @@ def header(title: str, intro: str | None = None) -> None:
 def demo_notice(what: str) -> None:
     """Say plainly that ``what`` is switched off on this public screen."""
     st.info(f"{what} is switched off in demo mode. The gallery models are ready to play with "
-            "on the Generate page.", icon="🎤")
+            "on the Generate page.", icon=":material/mic:")

@@ -269,20 +269,20 @@ def show_metrics(metrics: dict[str, Any], piece=None) -> None:
 def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_height: int | None = None) -> None:
     """Audio player, piano roll, metrics and download buttons for one composition."""
     if c.audio_warning:
-        st.warning(c.audio_warning, icon="🔈")
+        st.warning(c.audio_warning, icon=":material/volume_up:")
     st.audio(c.wav, format="audio/wav")
     st.plotly_chart(piano_roll(c.piece, height=roll_height), key=f"{key}_roll", width="stretch")
     show_metrics(c.metrics, c.piece)
     if downloads:
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in c.title)[:60].strip("-")
         cols = st.columns(3)
-        cols[0].download_button("⬇ MIDI", c.midi, f"{stem}.mid", "audio/midi", key=f"{key}_mid",
+        cols[0].download_button("MIDI", c.midi, f"{stem}.mid", "audio/midi", key=f"{key}_mid", icon=":material/download:",
                                 on_click="ignore", width="stretch")
-        cols[1].download_button("⬇ WAV", c.wav, f"{stem}.wav", "audio/wav", key=f"{key}_wav",
+        cols[1].download_button("WAV", c.wav, f"{stem}.wav", "audio/wav", key=f"{key}_wav", icon=":material/download:",
                                 on_click="ignore", width="stretch")
         if c.musicxml is not None:
-            cols[2].download_button("⬇ MusicXML", c.musicxml, f"{stem}.musicxml",
-                                    "application/vnd.recordare.musicxml+xml", key=f"{key}_xml",
+            cols[2].download_button("MusicXML", c.musicxml, f"{stem}.musicxml",
+                                    "application/vnd.recordare.musicxml+xml", key=f"{key}_xml", icon=":material/download:",
                                     on_click="ignore", width="stretch")
         elif c.musicxml_problem:
             cols[2].caption(f"No score: {c.musicxml_problem}.")

@@ -7,7 +7,7 @@ from app_ui.layout import header
 from app_ui.music import audio_for, piano_roll
 from app_ui.uploads import as_pairs, load_uploads, save_uploads
 
-header("📚 Corpus", "The music a model learns from. Pick a built-in collection or upload your "
+header("Corpus", "The music a model learns from. Pick a built-in collection or upload your "
        "own MIDI files, then look at what is in it before training.")
 
 STAT_LABELS = {  # key in CorpusResult.stats() -> label
@@ -79,7 +79,7 @@ with page_guard("Corpus"):
 
     with upload_tab:
         if demo_mode():
-            st.info("Uploads are switched off in demo mode.", icon="🎤")
+            st.info("Uploads are switched off in demo mode.", icon=":material/mic:")
         else:
             limit = upload_limit_mb()
             files = st.file_uploader(f"MIDI files (.mid, .midi) or a .zip of them — up to {limit:g} MB "
@@ -99,7 +99,7 @@ with page_guard("Corpus"):
                     st.session_state["corpus_result"] = result
                     st.session_state.pop("corpus_vocab", None)
                     st.success(f"Saved as the corpus `{folder.name}`: you can train on it on the "
-                               "Train page.", icon="✅")
+                               "Train page.", icon=":material/check_circle:")
 
     result = st.session_state.get("corpus_result")
     if result is not None:
@@ -139,6 +139,6 @@ with page_guard("Corpus"):
                 with st.spinner("Rendering audio…"):
                     wav, warning = audio_for(piece)
                 if warning:
-                    st.warning(warning, icon="🔈")
+                    st.warning(warning, icon=":material/volume_up:")
                 st.audio(wav, format="audio/wav")
                 st.plotly_chart(piano_roll(piece), key="corpus_roll", width="stretch")

@@ -11,7 +11,7 @@ from app_ui.music import all_runs, midi_file_audio, midi_file_piece, piano_roll,
 
 COLUMNS = 3
 
-header("🖼️ Gallery", "Trained models and their checkpoints. Early checkpoints babble, late ones "
+header("Gallery", "Trained models and their checkpoints. Early checkpoints babble, late ones "
        "may start to copy the corpus note for note: listen along the epochs.")
 
 
@@ -32,7 +32,7 @@ def _facts(run) -> dict:
 def _card(run, container) -> None:
     f = _facts(run)
     with container.container(border=True):
-        st.markdown(f"**{run.name}** {'· 🏷️ gallery' if run.shipped else '· 👤 yours'}")
+        st.markdown(f"**{run.name}** {'· :material/verified: gallery' if run.shipped else '· :material/person: yours'}")
         st.caption(f"{f['corpus']} · {f['preset']} / {f['encoding']} · {f['size']}")
         params = f"{f['params'] / 1e6:.2f} M" if f["params"] else "—"
         best = f"{f['best_val']:.3f}" if f["best_val"] is not None else "—"
@@ -53,7 +53,7 @@ def _sample(run, epoch: int, key: str, height: int = 260) -> None:
     with action(f"Playing the epoch {epoch} sample", hint="Pick another checkpoint."):
         wav, warning = midi_file_audio(str(path), stamp)
         if warning:
-            st.warning(warning, icon="🔈")
+            st.warning(warning, icon=":material/volume_up:")
         st.audio(wav, format="audio/wav")
         st.plotly_chart(piano_roll(midi_file_piece(str(path), stamp), height=height),
                         key=f"{key}_roll", width="stretch")
@@ -65,7 +65,7 @@ def _delete(run) -> None:
 
     with st.expander("Delete this run"):
         sure = st.checkbox(f"Yes, delete {run.name} and all its checkpoints", key="gallery_delete_sure")
-        if st.button("🗑 Delete", key="gallery_delete", disabled=not sure):
+        if st.button("Delete", icon=":material/delete:", key="gallery_delete", disabled=not sure):
             with action("Deleting the run", hint="Stop its training first."):
                 delete_run(run)
                 st.session_state.pop("gallery_run", None)
@@ -76,7 +76,7 @@ with page_guard("Gallery"):
     runs = all_runs()
     if not runs:
         st.info("No runs yet. Train one on the Train page; it appears here as soon as it has "
-                "finished its first epoch.", icon="🖼️")
+                "finished its first epoch.", icon=":material/photo_library:")
         st.stop()
 
     for i in range(0, len(runs), COLUMNS):
@@ -99,7 +99,7 @@ with page_guard("Gallery"):
 
     epochs = run.epochs()
     if not epochs:
-        st.info("This run has no checkpoints yet.", icon="⏳")
+        st.info("This run has no checkpoints yet.", icon=":material/hourglass_empty:")
     else:
         points = [(e, run.sample_metrics(e)) for e in epochs]
         if any(m for _, m in points):

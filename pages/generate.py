@@ -11,7 +11,7 @@ KEEP = 12  # earlier results kept on the page (newest first)
 PRIMERS = {"note": "A single note", "corpus": "A window from the corpus",
            "text": "Notes I type", "midi": "A MIDI file I upload"}
 
-header("🎼 Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
+header("Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
        "copy), high temperature takes risks; top-k keeps only the k likeliest next tokens; "
        "anti-loop steers away from repeating the same bars.")
 
@@ -36,7 +36,7 @@ def _primer(kind: str, key: str) -> dict | None:
 with page_guard("Generate"):
     runs = usable_runs()
     if not runs:
-        st.info("No trained model yet: train one on the Train page.", icon="🎼")
+        st.info("No trained model yet: train one on the Train page.", icon=":material/tune:")
         st.stop()
     paths = [str(r.path) for r in runs]
     if st.session_state.get("gen_run") not in paths:
@@ -68,7 +68,7 @@ with page_guard("Generate"):
         c1, c2 = st.columns(2)
         seed = c1.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed")
         variations = c2.number_input("Variations", 1, 4, 1, key="gen_variations")
-        clicked = st.button("🎵 Generate", key="gen_go", type="primary", width="stretch")
+        clicked = st.button("Generate", icon=":material/music_note:", key="gen_go", type="primary", width="stretch")
 
     with right:
         if clicked:
@@ -86,11 +86,11 @@ with page_guard("Generate"):
         results = st.session_state.get("gen_results", [])
         if not results:
             st.info("Set the sliders and press **Generate**. Results stay here while you try others.",
-                    icon="🎼")
+                    icon=":material/tune:")
         fresh = st.session_state.get("gen_fresh", 0)
         for i, c in enumerate(results):
             with st.container(border=True):
-                tag = "🆕 " if i < fresh else ""
+                tag = ":material/fiber_new: " if i < fresh else ""
                 settings = c.settings
                 st.markdown(f"**{tag}{c.title}**  \n"
                             f"<small>temperature {settings.get('temperature')} · top-k "

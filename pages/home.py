@@ -10,7 +10,7 @@ from app_ui.music import compose, default_run, show_composition, warm_up
 # What one press of Compose asks for: short enough to be ready in about a second on a CPU.
 HOME_OPTIONS = dict(seconds=20, length=1024, temperature=1.0, top_k=20, anti_loop=0.5)
 
-header("🎹 Composer Studio",
+header("Composer Studio",
        "A small neural network (an LSTM) learned music from a corpus of MIDI files — Bach "
        "chorales for the one below. Press **Compose** and it writes a new piece, one note at a "
        "time: you hear it, see it as a piano roll, and can download it.\n\n"
@@ -21,12 +21,12 @@ header("🎹 Composer Studio",
 with page_guard("Home"):
     run = default_run()
     if run is None:
-        st.warning("No model is installed yet, so there is nothing to compose with.", icon="🎹")
-        st.page_link("pages/train.py", label="Train one on the Train page", icon="🏋️")
+        st.warning("No model is installed yet, so there is nothing to compose with.", icon=":material/piano:")
+        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
     else:
         with st.spinner("Warming up the model and the synthesizer…"):
             warm_up(str(run.path))  # cached per process: only the first visit waits
-        if st.button("🎵 Compose", key="home_compose", type="primary", width="stretch"):
+        if st.button("Compose", icon=":material/music_note:", key="home_compose", type="primary", width="stretch"):
             with action("Composing", hint="Press Compose again, or choose another model on the "
                         "Generate page."):
                 with st.spinner("Composing…"):
@@ -38,5 +38,5 @@ with page_guard("Home"):
         else:
             show_composition(result, key="home_result", roll_height=320)
             st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
-                         icon="🎼")
+                         icon=":material/tune:")
         st.caption(f"Model: `{run.name}` — see its model card in the Gallery.")

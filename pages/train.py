@@ -13,10 +13,11 @@ from app_ui.uploads import uploaded_sets
 
 POLL_S = 1.5  # seconds between looks at a running job's folder
 ACTIVE = ("queued", "running", "stopping")
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "stopped": "⏸️", "finished": "✅",
-               "failed": "❌", "interrupted": "⚠️", "unknown": "❔"}
+STATE_ICONS = {"queued": "hourglass_empty", "running": "directions_run", "stopping": "pan_tool",
+               "stopped": "pause_circle", "finished": "check_circle", "failed": "error",
+               "interrupted": "warning", "unknown": "help"}
 
-header("🏋️ Train", "Train an LSTM on a corpus. Training runs in the background: you can close "
+header("Train", "Train an LSTM on a corpus. Training runs in the background: you can close "
        "this tab and come back later.")
 
 
@@ -60,7 +61,7 @@ def _setup_form() -> None:
             lr = a3.number_input("Learning rate (0 = preset default)", 0.0, 1.0, 0.0, format="%.4f",
                                  key="train_lr")
             seed = a4.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-        submitted = st.form_submit_button("▶ Start training", type="primary", key="train_start")
+        submitted = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary", key="train_start")
     if submitted:
         with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
                     "validation share below 0.9) and start again."):
@@ -71,7 +72,7 @@ def _setup_form() -> None:
                              learning_rate=float(lr) or None, seed=int(seed))
             run = jobs.start(spec)
             st.session_state["train_job"] = str(run.path)
-            st.toast(f"Started {run.name}", icon="🏃")
+            st.toast(f"Started {run.name}", icon=":material/directions_run:")
 
 
 def _job_panel(run_dir: str) -> None:
@@ -83,8 +84,7 @@ def _job_panel(run_dir: str) -> None:
     state = jobs.state(run)
     status = run.status
     rows = run.history()
-    icon = STATE_ICONS.get(state, "❔")
-    st.markdown(f"#### {icon} `{run.name}` — {state}")
+    st.markdown(f"#### :material/{STATE_ICONS.get(state, 'help')}: `{run.name}` — {state}")
     if status.get("message"):
         st.caption(status["message"])
 
@@ -104,23 +104,23 @@ def _job_panel(run_dir: str) -> None:
     st.plotly_chart(history_figure(rows, run.best_epoch()), key="train_chart", width="stretch")
 
     if state == "failed":
-        st.error(f"The training failed: {status.get('message') or 'no reason was recorded'}.", icon="❌")
+        st.error(f"The training failed: {status.get('message') or 'no reason was recorded'}.", icon=":material/error:")
         st.info("Fix the settings above and start a new run" + (", or resume from the last "
-                "checkpoint." if run.epochs() else "."), icon="👉")
+                "checkpoint." if run.epochs() else "."), icon=":material/arrow_forward:")
     elif state == "interrupted":
         st.warning("The training process ended without finishing (the machine restarted, or it was "
-                   "killed).", icon="⚠️")
+                   "killed).", icon=":material/warning:")
 
     if demo_mode():
         return
     b1, b2, _ = st.columns([1, 1, 4])
     if state in ("queued", "running"):
-        if b1.button("⏹ Stop", key="train_stop"):
+        if b1.button("Stop", icon=":material/stop:", key="train_stop"):
             with action("Stopping", hint="Try again in a moment."):
                 jobs.stop(run.path)
-                st.toast("Asked the job to save a checkpoint and stop.", icon="✋")
+                st.toast("Asked the job to save a checkpoint and stop.", icon=":material/pan_tool:")
     can_resume = state in ("stopped", "interrupted", "failed") and bool(run.epochs()) and run.exists
-    if can_resume and b2.button("▶ Resume", key="train_resume"):
+    if can_resume and b2.button("Resume", icon=":material/play_arrow:", key="train_resume"):
         with action("Resuming", hint="Start a new run instead."):
             jobs.resume(run.path)
             st.rerun(scope="app")
@@ -150,7 +150,10 @@ with page_guard("Train"):
             active = [p for p in paths if states[p] in ACTIVE]
             st.session_state["train_job"] = active[0] if active else paths[0]
         chosen = st.selectbox("Job", paths, key="train_job",
-                              format_func=lambda p: f"{STATE_ICONS.get(states[p], '')} "
-                                                    f"{p.rsplit('/', 1)[-1]} — {states[p]}")
+                              format_func=lambda p: p.rsplit("/", 1)[-1])
+        with st.expander(f"All jobs ({len(job_list)})"):
+            st.dataframe({"run": [r.name for r, _ in job_list], "state": [s for _, s in job_list],
+                          "epoch": [f"{r.status.get('epoch', 0)}/{r.status.get('epochs', '?')}"
+                                    for r, _ in job_list]}, hide_index=True, key="train_jobs_table")
         every = POLL_S if states.get(chosen) in ACTIVE else None
         st.fragment(run_every=every)(_job_panel)(chosen)
