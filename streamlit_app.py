@@ -3,6 +3,9 @@
 import streamlit as st
 
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
+# kiosk-safe: no traceback ever reaches the screen (the console keeps it), no Deploy button
+st.set_option("client.showErrorDetails", "none")
+st.set_option("client.toolbarMode", "minimal")
 st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 import streamlit as st
 
 from app_ui.settings import run_roots
+
+log = logging.getLogger("composer_studio.app")
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -218,9 +221,11 @@ def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = Fals
             from core.render import to_musicxml
             try:
                 c.musicxml = to_musicxml(piece, title=title)
-            except Exception as e:  # a drum-only piece has no score; say so next to the button
-                from app_ui.errors import explain
-                c.musicxml_problem = explain(e)
+            except ValueError as e:  # e.g. a drum-only piece has no score; say so by the buttons
+                c.musicxml_problem = str(e)
+            except Exception:  # music21 could not notate it: a short note here, details in the log
+                log.exception("MusicXML export failed for %s", title)
+                c.musicxml_problem = "the score export failed for this piece (MIDI and WAV are fine)"
         out.append(c)
     return out
 
@@ -240,11 +245,13 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
 
 
 METRIC_LABELS = {
-    "copy_rate": ("Copied from corpus", "{:.0%}", "Share of 8-note stretches found verbatim in the training corpus."),
-    "longest_copy_seconds": ("Longest copy", "{:.1f} s", "The longest stretch that appears verbatim in the corpus."),
-    "loop_rate": ("Looping", "{:.0%}", "Share of the piece stuck in a repeating cycle."),
-    "distinct_pitches": ("Pitches used", "{:d}", None),
     "duration_seconds": ("Length", "{:.1f} s", None),
+    "copy_rate": ("Copied", "{:.0%}", "Share of the piece's 8-onset stretches found note for note "
+                  "in the training corpus."),
+    "longest_copy_seconds": ("Longest copy", "{:.1f} s", "The longest stretch that appears note "
+                             "for note in the training corpus."),
+    "loop_rate": ("Looping", "{:.0%}", "Share of the piece stuck in a repeating cycle."),
+    "distinct_pitches": ("Pitches", "{:d}", "Different pitches used."),
 }
 
 
@@ -253,7 +260,7 @@ def show_metrics(metrics: dict[str, Any], piece=None) -> None:
     values = dict(metrics)
     if piece is not None:
         values.setdefault("duration_seconds", piece.duration_seconds)
-    shown = [(k, v) for k, v in values.items() if k in METRIC_LABELS and v is not None]
+    shown = [(k, values[k]) for k in METRIC_LABELS if values.get(k) is not None]
     if not shown:
         return
     cols = st.columns(len(shown))
