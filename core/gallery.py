@@ -27,23 +27,23 @@ GROOVE_CREDIT = "Groove MIDI Dataset, Gillick et al. 2019, CC BY 4.0"
 SHIPPED: dict[str, tuple[TrainSpec, str]] = {
     "bach-studio-events": (
         TrainSpec(corpus="bach-chorales", encoding="events", preset="studio", size="small",
-                  epochs=60, checkpoint_epochs=[1, 3, 6, 10, 20, 35, 60], max_pieces=60,
+                  epochs=80, checkpoint_epochs=[1, 3, 6, 12, 25, 50, 80], max_pieces=40,
                   val_share=0.15, window=128, seed=7),
         "Bach chorales, studio LSTM on REMI events: the default model of Home and Generate."),
     "fiddle-studio-events": (
         TrainSpec(corpus="fiddle-tunes", encoding="events", preset="studio", size="small",
-                  epochs=40, checkpoint_epochs=[1, 3, 6, 10, 20, 40], max_pieces=120,
+                  epochs=40, checkpoint_epochs=[1, 3, 6, 12, 25, 40], max_pieces=100,
                   val_share=0.1, window=128, seed=7),
         "O'Neill's and Ryan's fiddle tunes, studio LSTM on REMI events."),
     "groove-devfest-drums": (
-        TrainSpec(corpus="groove", encoding="drums", preset="devfest", size="medium",
-                  epochs=24, checkpoint_epochs=[1, 2, 4, 8, 16, 24], max_pieces=80,
-                  val_share=0.1, window=64, seed=7),
+        TrainSpec(corpus="groove", encoding="drums", preset="devfest", size="small",
+                  epochs=24, checkpoint_epochs=[1, 2, 4, 8, 16, 24], max_pieces=300,
+                  val_share=0.1, window=32, seed=7),
         f"Drum beats, the DevFest model on drum classes; trained on the {GROOVE_CREDIT}."),
     "bach-skuli-chords": (
         TrainSpec(corpus="bach-chorales", encoding="chords", preset="skuli", size="small",
-                  epochs=30, checkpoint_epochs=[1, 3, 6, 10, 20, 30], max_pieces=60,
-                  val_share=0.15, window=100, seed=7),
+                  epochs=20, checkpoint_epochs=[1, 2, 4, 8, 14, 20], max_pieces=100,
+                  val_share=0.15, window=32, seed=7),
         "Bach chorales with the classic Skúli model and chord tokens, to compare with studio."),
 }
 DEFAULT_RUN = "bach-studio-events"
@@ -88,8 +88,12 @@ def build(name: str, *, groove: str | Path | None = None, out_root: Path = SHIPP
 
 def package(run: Run, *, name: str, wall_seconds: float) -> None:
     """Make a finished run shippable: no optimizer state, no best.keras copy, a model card."""
+    from core.evaluate import checkpoint_report
+
     for epoch in run.epochs():
         strip_optimizer(run.path / checkpoint_name(epoch), run.config["model"])
+        if not run.sample_metrics(epoch):  # a sample that failed during training
+            checkpoint_report(run, epoch)
     (run.path / "best.keras").unlink(missing_ok=True)
     for junk in ("stop.request", "job.json", "train.log"):
         (run.path / junk).unlink(missing_ok=True)
