@@ -60,6 +60,18 @@ def _sample(run, epoch: int, key: str, height: int = 260) -> None:
         show_metrics(run.sample_metrics(epoch))
 
 
+def _table(run, points) -> dict[str, list]:
+    """Per checkpoint: how much its sample copies and loops, and its held-out loss per token."""
+    def col(key, scale=1.0, digits=1):
+        return [round(scale * m[key], digits) if isinstance(m.get(key), (int, float)) else None
+                for _, m in points]
+    table = {"epoch": [e for e, _ in points], "copied %": col("copy_rate", 100),
+             "longest copy (s)": col("longest_copy_seconds"), "loop %": col("loop_rate", 100),
+             "held-out NLL / token": col("nll_token", digits=3),
+             "3-gram baseline": col("baseline_nll_token", digits=3)}
+    return {k: v for k, v in table.items() if k == "epoch" or any(x is not None for x in v)}
+
+
 def _delete(run) -> None:
     from app_ui.runs import delete_run
 
@@ -104,12 +116,7 @@ with page_guard("Gallery"):
         points = [(e, run.sample_metrics(e)) for e in epochs]
         if any(m for _, m in points):
             st.plotly_chart(copying_figure(points), key="gallery_copying", width="stretch")
-            st.dataframe({
-                "epoch": epochs,
-                "copied %": [round(100 * m["copy_rate"], 1) if m.get("copy_rate") is not None else None for _, m in points],
-                "longest copy (s)": [round(m["longest_copy_seconds"], 1) if m.get("longest_copy_seconds") is not None else None for _, m in points],
-                "loop %": [round(100 * m["loop_rate"], 1) if m.get("loop_rate") is not None else None for _, m in points],
-            }, hide_index=True, key="gallery_table")
+            st.dataframe(_table(run, points), hide_index=True, key="gallery_table")
         else:
             st.caption("This run's checkpoints have no sample metrics yet.")
 

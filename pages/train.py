@@ -113,17 +113,22 @@ def _job_panel(run_dir: str) -> None:
 
     if demo_mode():
         return
-    b1, b2, _ = st.columns([1, 1, 4])
+    b1, b2, b3, _ = st.columns([1, 2, 1, 2], vertical_alignment="center")
     if state in ("queued", "running"):
         if b1.button("Stop", icon=":material/stop:", key="train_stop"):
             with action("Stopping", hint="Try again in a moment."):
                 jobs.stop(run.path)
                 st.toast("Asked the job to save a checkpoint and stop.", icon=":material/pan_tool:")
-    can_resume = state in ("stopped", "interrupted", "failed") and bool(run.epochs()) and run.exists
-    if can_resume and b2.button("Resume", icon=":material/play_arrow:", key="train_resume"):
-        with action("Resuming", hint="Start a new run instead."):
-            jobs.resume(run.path)
-            st.rerun(scope="app")
+    can_resume = state in ("stopped", "interrupted", "failed", "finished") and bool(run.epochs()) and run.exists
+    if can_resume:
+        more = b3.number_input("Train up to epoch", min_value=epoch + 1, value=max(epochs, epoch + 1),
+                               key="train_resume_epochs", label_visibility="collapsed",
+                               help="Resume trains until this epoch.")
+        label = "Resume" if epoch < epochs and state != "finished" else "Train more"
+        if b2.button(f"{label} to epoch {int(more)}", icon=":material/play_arrow:", key="train_resume"):
+            with action("Resuming", hint="Start a new run instead."):
+                jobs.resume(run.path, epochs=int(more))
+                st.rerun(scope="app")
     # when the job stops being active, rerun the whole page once so the polling ends
     was_active = st.session_state.get("train_was_active", {}).get(run_dir)
     st.session_state.setdefault("train_was_active", {})[run_dir] = state in ACTIVE

@@ -148,6 +148,21 @@ def test_train_page_has_its_settings_and_shows_a_job(app_env):
     assert at.get("plotly_chart"), "no loss chart for the job"
 
 
+def test_train_page_offers_resume_for_a_stopped_job(app_env):
+    from core.paths import user_runs_dir
+    from core.runs import Run
+
+    target = user_runs_dir() / "stopped-job"
+    if not target.exists():
+        shutil.copytree(app_env, target)
+    Run(target).write_status(state="stopped", epoch=1, epochs=2, pid=None)
+    at = page("train")
+    at.selectbox(key="train_job").select(str(target)).run()
+    ok(at)
+    assert at.button(key="train_resume").label.startswith("Resume")
+    assert not [b for b in at.button if b.key == "train_stop"]
+
+
 def test_train_page_refuses_bad_settings_with_a_message(app_env):
     at = page("train")
     at.number_input(key="train_max_pieces").set_value(1)
@@ -164,6 +179,9 @@ def test_gallery_page_shows_runs_and_checkpoints(app_env):
     ok(at)
     assert at.get("plotly_chart")
     assert has_key(at, "gallery_listen")
+    if (app_env / "samples").is_dir():  # checkpoints with samples: the copying chart and table
+        assert len(at.get("plotly_chart")) >= 3  # loss, copy/loop rate, the sample's piano roll
+        assert at.get("audio")
 
 
 def test_generate_page_generates_and_keeps_earlier_results(app_env):
