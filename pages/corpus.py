@@ -10,6 +10,7 @@ from app_ui.uploads import as_pairs, load_uploads, save_uploads
 header("Corpus", "The music a model learns from. Pick a built-in collection or upload your "
        "own MIDI files, then look at what is in it before training.")
 
+AUTO_VOCAB_PIECES = 150  # fit every encoding without asking up to this many pieces
 STAT_LABELS = {  # key in CorpusResult.stats() -> label
     "pieces": "Pieces", "notes": "Notes", "duration_seconds": "Total duration",
     "pitch_min": "Lowest pitch", "pitch_max": "Highest pitch",
@@ -115,9 +116,10 @@ with page_guard("Corpus"):
             with st.expander("More statistics"):
                 st.json(others)
 
-        with st.expander("Vocabulary size per encoding", expanded=False):
+        with st.expander("Vocabulary size per encoding", expanded=True):
             if "corpus_vocab" not in st.session_state:
-                if st.button("Count tokens in every encoding", key="corpus_vocab_button"):
+                small = len(result.pieces) <= AUTO_VOCAB_PIECES  # a few seconds: just do it
+                if small or st.button("Count tokens in every encoding", key="corpus_vocab_button"):
                     with action("Counting vocabularies"), st.spinner("Fitting every encoding…"):
                         st.session_state["corpus_vocab"] = _vocab_sizes(result.pieces)
             vocab = st.session_state.get("corpus_vocab")

@@ -106,6 +106,7 @@ def test_corpus_page_loads_a_builtin_corpus_and_previews(app_env):
     at.button(key="corpus_load").click().run()
     ok(at)
     assert [m for m in at.metric if m.label == "Pieces"][0].value == "4"
+    assert at.table, "no vocabulary table"
     assert at.selectbox(key="corpus_preview").options
     assert at.get("audio") and at.get("plotly_chart")
 
