@@ -1,0 +1,140 @@
+"""Corpus loading speed: cold (parse) and warm (cache) loads. Prints JSON on stdout.
+
+- ``bach_chorales``: cold loads into an empty temporary cache, then warm loads.
+- ``midi_folder_90``: a folder of 90 MIDI files (Groove MIDI Dataset files from
+  ../shared/data, else Bach chorales written as MIDI), cold and warm.
+- ``uploads_3_files``: three small uploads in a fresh process (includes starting the workers).
+- ``warm_builtin``: warm load of every built-in corpus from the normal cache
+  (``$COMPOSER_DATA``); a corpus not cached yet is parsed first and its time reported as
+  ``prepare_s``.
+
+Times are wall-clock seconds; warm times are medians. Usage: ``python bench/bench_corpus.py
+[--cold-runs N] [--warm-runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import corpus  # noqa: E402
+from core.paths import SHARED_DATA  # noqa: E402
+
+#: A cold bach load slower than this (seconds) is run once instead of ``--cold-runs`` times.
+SLOW_COLD_S = 60.0
+
+
+def seconds(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - start, 4)
+
+
+def median_seconds(fn: Callable[[], Any], runs: int) -> float:
+    return round(statistics.median(seconds(fn) for _ in range(runs)), 4)
+
+
+@contextmanager
+def data_dir(path: Path) -> Iterator[None]:
+    """Point the cache (``$COMPOSER_DATA``) at ``path`` for the duration of the block."""
+    before = os.environ.get("COMPOSER_DATA")
+    os.environ["COMPOSER_DATA"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("COMPOSER_DATA", None)
+        else:
+            os.environ["COMPOSER_DATA"] = before
+
+
+def cold_and_warm(source: Any, scratch: Path, cold_runs: int, warm_runs: int,
+                  slow_s: float | None = None) -> dict[str, Any]:
+    """Cold loads, each into an emptied cache, then warm loads from the last one's cache."""
+    cold = []
+    with data_dir(scratch):
+        for _ in range(cold_runs):
+            shutil.rmtree(scratch, ignore_errors=True)
+            cold.append(seconds(lambda: corpus.load(source)))
+            if slow_s is not None and cold[0] > slow_s:
+                break  # too slow to repeat on a shared machine
+        warm = median_seconds(lambda: corpus.load(source), warm_runs)
+        result = corpus.load(source)
+    return {"pieces": len(result.pieces), "summary": result.summary(), "cold_s": cold,
+            "cold_runs": len(cold), "cold_median_s": round(statistics.median(cold), 4),
+            "warm_median_s": warm, "warm_runs": warm_runs}
+
+
+def midi_folder(dest: Path, n: int = 90) -> tuple[Path, str]:
+    """``n`` MIDI files in ``dest``: Groove MIDI files when available, else Bach as MIDI."""
+    dest.mkdir(parents=True)
+    groove = sorted((SHARED_DATA / "groove").rglob("*.mid"))[:n]
+    if len(groove) == n:
+        for i, path in enumerate(groove):
+            shutil.copy(path, dest / f"{i:03d}_{path.name}")
+        return dest, "groove"
+    for piece in corpus.load("bach-chorales", max_pieces=n).pieces:
+        piece.to_midi().write(str(dest / (piece.name.replace("/", "_") + ".mid")))
+    return dest, "bach-chorales as MIDI"
+
+
+def uploads_first_call(scratch: Path) -> float:
+    """Three small uploads, cold, in this (fresh) process: worker start-up included."""
+    from core.piece import from_note_list
+
+    files = [(f"{i}.mid", from_note_list("m", [(b, b + 1, 60 + i + b, 80) for b in range(8)])
+              .to_midi_bytes()) for i in range(3)]
+    with data_dir(scratch):
+        return seconds(lambda: corpus.load_uploads(files))
+
+
+def warm_builtin(runs: int) -> dict[str, Any]:
+    """Warm load time of every built-in corpus from the normal cache (parsed first if needed)."""
+    out = {}
+    for name in corpus.BUILTIN:
+        prepare = seconds(lambda: corpus.load(name))
+        result = corpus.load(name)
+        out[name] = {"pieces": len(result.pieces), "notes": result.stats()["notes"],
+                     "summary": result.summary(), "warm_median_s": median_seconds(
+                         lambda: corpus.load(name), runs)}
+        if prepare > 2:  # was not cached yet: this was a parse
+            out[name]["prepare_s"] = prepare
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--warm-runs", type=int, default=5)
+    args = parser.parse_args()
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
+        tmp = Path(tmp)
+        report["uploads_3_files_first_call_s"] = uploads_first_call(tmp / "uploads")
+        report["bach_chorales"] = cold_and_warm("bach-chorales", tmp / "bach", args.cold_runs,
+                                                args.warm_runs, slow_s=SLOW_COLD_S)
+        folder, origin = midi_folder(tmp / "folder")
+        report["midi_folder_90"] = {"files_from": origin, **cold_and_warm(
+            folder, tmp / "folder_cache", args.cold_runs, args.warm_runs)}
+    report["warm_builtin"] = warm_builtin(args.warm_runs)
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
