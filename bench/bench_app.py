@@ -169,6 +169,7 @@ def main() -> int:
         "target_s": 2.0,
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }, indent=2))
     return 0
 

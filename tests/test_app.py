@@ -215,6 +215,51 @@ def test_generate_bad_primer_is_a_message_not_a_traceback(app_env):
     assert any("Generating failed" in e.value for e in at.error)
 
 
+def test_failed_job_shows_its_reason_and_a_way_forward(app_env):
+    from core.paths import user_runs_dir
+    from core.runs import Run
+
+    target = user_runs_dir() / "failed-job"
+    target.mkdir(parents=True, exist_ok=True)
+    Run(target).write_status(state="failed", epoch=0, epochs=2, pid=None,
+                             message="the corpus has 1 usable piece(s); training needs at least 2")
+    at = page("train")
+    at.selectbox(key="train_job").select(str(target)).run()
+    assert not at.exception
+    assert any("needs at least 2" in e.value for e in at.error)
+    assert any("start a new run" in i.value for i in at.info)
+
+
+def test_checkpoint_from_another_vocabulary_is_a_message(app_env, tmp_path, monkeypatch):
+    from core import corpus
+    from core.encodings import get_tokenizer
+
+    other = tmp_path / "other-vocab"  # the tiny run with a tokenizer fitted on other pieces
+    shutil.copytree(app_env, other)
+    get_tokenizer("chords").fit(corpus.load("bach-chorales", max_pieces=2).pieces) \
+        .save(other / "tokenizer.json")
+    monkeypatch.setenv("COMPOSER_RUNS_ROOTS", os.pathsep.join([str(app_env.parent), str(tmp_path)]))
+    at = page("generate")
+    at.selectbox(key="gen_run").select(str(other))
+    at.slider(key="gen_length").set_value(64)
+    at.button(key="gen_go").click().run()
+    assert not at.exception
+    assert any("Generating failed" in e.value and "vocabulary" in e.value for e in at.error)
+
+
+def test_missing_fluidsynth_falls_back_with_a_visible_warning(app_env, monkeypatch):
+    from core.render import fluid
+
+    def unavailable():
+        raise fluid.FluidSynthUnavailable("FluidSynth is not available (test)")
+    monkeypatch.setattr(fluid, "load_fluidsynth", unavailable)
+    at = page("home")
+    at.button(key="home_compose").click().run()
+    ok(at)
+    assert at.get("audio")
+    assert any("simple synthesizer" in w.value for w in at.warning)
+
+
 def test_demo_mode_has_no_training_upload_or_deletion(app_env, demo):
     at = page("train")
     ok(at)
