@@ -54,12 +54,14 @@ with page_guard("Generate"):
         choices = checkpoint_choices(run)
         epoch = st.selectbox("Checkpoint", choices, key=f"gen_epoch_{run.name}",
                              format_func=lambda e: checkpoint_label(run, e))
-        length = st.slider("Length (tokens)", 32, 2048, 512, 32, key="gen_length")
+        seconds = st.slider("Length (seconds)", 5, 120, 30, 5, key="gen_length")
         temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="gen_temperature")
         top_k = st.slider("Top-k (0 = off)", 0, 200, 20, 1, key="gen_top_k")
         anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop")
         with st.expander("More"):
             top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
+            max_tokens = st.number_input("Token limit (stops here even if shorter than the length)",
+                                         64, 20_000, 4096, 64, key="gen_max_tokens")
             penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
                                 key="gen_repetition_penalty")
         primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())]
@@ -76,7 +78,8 @@ with page_guard("Generate"):
                 if primer is None:
                     raise ValueError("choose a MIDI file to start from, or another primer")
                 with st.spinner("Composing and rendering…"):
-                    new = compose(run.path, epoch, score=True, metrics=True, length=int(length),
+                    new = compose(run.path, epoch, score=True, metrics=True,
+                                  seconds=float(seconds), length=int(max_tokens),
                                   temperature=float(temperature), top_k=int(top_k),
                                   top_p=float(top_p), anti_loop=float(anti_loop),
                                   repetition_penalty=float(penalty), seed=int(seed) or None,
@@ -95,7 +98,8 @@ with page_guard("Generate"):
                 st.markdown(f"**{tag}{c.title}**  \n"
                             f"<small>temperature {settings.get('temperature')} · top-k "
                             f"{settings.get('top_k') or 'off'} · anti-loop {settings.get('anti_loop')} · "
-                            f"length {settings.get('length')} · seed {settings.get('seed') or 'random'}</small>",
+                            f"{settings.get('seconds'):g} s · primer {settings.get('primer')} · "
+                            f"seed {settings.get('seed')}</small>",
                             unsafe_allow_html=True)
                 show_composition(c, key=f"gen_{c.key}", roll_height=300)
         if results and st.button("Clear results", key="gen_clear"):

@@ -192,7 +192,7 @@ def test_generate_page_generates_and_keeps_earlier_results(app_env):
                 "gen_primer_kind", "gen_seed", "gen_variations"):
         assert has_key(at, key), key
     at.selectbox(key="gen_run").select(str(app_env))
-    at.slider(key="gen_length").set_value(64)
+    at.slider(key="gen_length").set_value(10)
     at.number_input(key="gen_seed").set_value(3)
     at.button(key="gen_go").click().run()
     ok(at)
@@ -209,7 +209,7 @@ def test_generate_bad_primer_is_a_message_not_a_traceback(app_env):
     at.radio(key="gen_primer_kind").set_value("text")
     at.run()
     at.text_input(key="gen_primer_typed").set_value("this is not music ###")
-    at.slider(key="gen_length").set_value(64)
+    at.slider(key="gen_length").set_value(10)
     at.button(key="gen_go").click().run()
     assert not at.exception
     assert any("Generating failed" in e.value for e in at.error)
@@ -241,7 +241,7 @@ def test_checkpoint_from_another_vocabulary_is_a_message(app_env, tmp_path, monk
     monkeypatch.setenv("COMPOSER_RUNS_ROOTS", os.pathsep.join([str(app_env.parent), str(tmp_path)]))
     at = page("generate")
     at.selectbox(key="gen_run").select(str(other))
-    at.slider(key="gen_length").set_value(64)
+    at.slider(key="gen_length").set_value(10)
     at.button(key="gen_go").click().run()
     assert not at.exception
     assert any("Generating failed" in e.value and "vocabulary" in e.value for e in at.error)
