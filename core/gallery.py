@@ -27,7 +27,7 @@ GROOVE_CREDIT = "Groove MIDI Dataset, Gillick et al. 2019, CC BY 4.0"
 SHIPPED: dict[str, tuple[TrainSpec, str]] = {
     "bach-studio-events": (
         TrainSpec(corpus="bach-chorales", encoding="events", preset="studio", size="small",
-                  epochs=80, checkpoint_epochs=[1, 3, 6, 12, 25, 50, 80], max_pieces=40,
+                  epochs=150, checkpoint_epochs=[1, 3, 8, 20, 50, 100, 150], max_pieces=24,
                   val_share=0.15, window=128, seed=7),
         "Bach chorales, studio LSTM on REMI events: the default model of Home and Generate."),
     "fiddle-studio-events": (
@@ -86,20 +86,26 @@ def build(name: str, *, groove: str | Path | None = None, out_root: Path = SHIPP
     return Run(final)
 
 
-def package(run: Run, *, name: str, wall_seconds: float) -> None:
-    """Make a finished run shippable: no optimizer state, no best.keras copy, a model card."""
+def package(run: Run, *, name: str, wall_seconds: float | None = None) -> None:
+    """Make a finished run shippable: no optimizer state, no best.keras copy, fresh samples and
+    metrics for every checkpoint, a model card. Idempotent (``gallery refresh`` reruns it)."""
     from core.evaluate import checkpoint_report
 
     for epoch in run.epochs():
         strip_optimizer(run.path / checkpoint_name(epoch), run.config["model"])
-        if not run.sample_metrics(epoch):  # a sample that failed during training
-            checkpoint_report(run, epoch)
+        checkpoint_report(run, epoch)  # from the shipped weights, by the current code
     (run.path / "best.keras").unlink(missing_ok=True)
+    val = {r["epoch"]: r["val_loss"] for r in run.history() if "val_loss" in r}
+    kept = [e for e in run.epochs() if e in val]
+    if kept:  # best.json points at the kept checkpoint with the lowest validation loss
+        best = min(kept, key=val.get)
+        atomic.write_json(run.path / "best.json", {"epoch": best, "val_loss": val[best]})
     for junk in ("stop.request", "job.json", "train.log"):
         (run.path / junk).unlink(missing_ok=True)
     config = run.config
-    config.update(name=name, wall_seconds=round(wall_seconds, 1), optimizer_state="dropped",
-                  description=SHIPPED[name][1])
+    if wall_seconds is not None:
+        config["wall_seconds"] = round(wall_seconds, 1)
+    config.update(name=name, optimizer_state="dropped", description=SHIPPED[name][1])
     if "groove" in config["spec"]["corpus"]:
         config["spec"]["corpus"] = "groove"  # the data path is an argument, not part of the run
         config["credit"] = GROOVE_CREDIT
@@ -154,7 +160,7 @@ def model_card(run: Run) -> str:
         m, h = run.sample_metrics(e), by_epoch.get(e, {})
         lines.append(f"| {e} | {_f(h.get('loss'))} | {_f(h.get('val_loss'))} | {_f(m.get('copy_rate'))} | "
                      f"{m.get('longest_copy_notes', '-')} | {_f(m.get('loop_rate'))} | "
-                     f"{_f(m.get('nll_per_token'))} | {_f(m.get('ngram_nll_per_token'))} |")
+                     f"{_f(m.get('nll_token'))} | {_f(m.get('baseline_nll_token'))} |")
     lines += ["", f"Rebuild: `python -m core gallery build {c.get('name', run.name)}`"
               + (" --groove PATH" if c.get("credit") else ""), ""]
     return "\n".join(lines)
@@ -175,6 +181,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--groove", help="path to the Groove MIDI Dataset (default ../shared/data/groove)")
     b.add_argument("--out", type=Path, default=SHIPPED_RUNS, help="where to put the runs")
     b.set_defaults(func=_cli_build)
+    r = gsub.add_parser("refresh", help="regenerate samples, metrics and model cards (no training)")
+    r.add_argument("names", nargs="*", help="runs to refresh (default: all built ones)")
+    r.add_argument("--out", type=Path, default=SHIPPED_RUNS)
+    r.set_defaults(func=_cli_refresh)
 
 
 def _cli_list(args: argparse.Namespace) -> int:
@@ -189,4 +199,11 @@ def _cli_build(args: argparse.Namespace) -> int:
     for name in args.names or list(SHIPPED):
         run = build(name, groove=args.groove, out_root=args.out, log=lambda m: print(m, flush=True))
         print(f"built {run.path} ({len(run.epochs())} checkpoints)")
+    return 0
+
+
+def _cli_refresh(args: argparse.Namespace) -> int:
+    for name in args.names or [n for n in SHIPPED if Run(args.out / n).exists]:
+        package(Run(args.out / name), name=name)
+        print(f"refreshed {args.out / name}")
     return 0
