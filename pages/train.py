@@ -137,7 +137,8 @@ def _job_panel(run_dir: str) -> None:
 
 
 with page_guard("Train"):
-    from core import jobs
+    with st.spinner("Loading the model presets…"):  # the first visit imports Keras (seconds)
+        from core import jobs, presets  # noqa: F401
 
     if demo_mode():
         demo_notice("Training")
