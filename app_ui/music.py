@@ -144,9 +144,10 @@ def midi_file_piece(path: str, stamp: float):
 @st.cache_resource(show_spinner=False)
 def warm_up(run_dir: str) -> bool:
     """Run the whole compose path once per process (model, sampler, FluidSynth with its
-    soundfont, MIDI writer, piano roll) so that the first real Compose is as quick as the rest."""
+    soundfont, MIDI writer, piano roll, the corpus copy index) so that the first real Compose
+    is as quick as the rest."""
     try:
-        c = compose(run_dir, length=16, seed=1)[0]
+        c = compose(run_dir, length=16, seed=1, metrics=True)[0]
         piano_roll(c.piece).to_json()
     except Exception:  # a real problem shows up, with its message, when a person composes
         return False

@@ -30,7 +30,7 @@ with page_guard("Home"):
             with action("Composing", hint="Press Compose again, or choose another model on the "
                         "Generate page."):
                 with st.spinner("Composing…"):
-                    st.session_state["home_result"] = compose(run.path, **HOME_OPTIONS)[0]
+                    st.session_state["home_result"] = compose(run.path, metrics=True, **HOME_OPTIONS)[0]
         result = st.session_state.get("home_result")
         if result is None:
             st.plotly_chart(empty_roll("Your piece will appear here"), key="home_empty_roll",
