@@ -33,8 +33,10 @@ def tiny_run(base: Path) -> Path:
     return run_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
+    """The environment the app runs in here; restored after this module, so other test
+    modules keep their own data folder (and its corpus cache)."""
     base = tmp_path_factory.getbasetemp() / "app"
     base.mkdir(exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("COMPOSER_DATA", "COMPOSER_RUNS_ROOTS", "COMPOSER_DEMO")}
@@ -247,6 +249,7 @@ def test_checkpoint_from_another_vocabulary_is_a_message(app_env, tmp_path, monk
     assert any("Generating failed" in e.value and "vocabulary" in e.value for e in at.error)
 
 
+@pytest.mark.filterwarnings("ignore:FluidSynth is not available:RuntimeWarning")
 def test_missing_fluidsynth_falls_back_with_a_visible_warning(app_env, monkeypatch):
     from core.render import fluid
 
