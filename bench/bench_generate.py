@@ -6,11 +6,13 @@ Models are untrained (speed does not depend on the weights) at realistic sizes, 
 - ``studio`` small and medium through :class:`core.generate.Generator`: the NumPy recurrence,
   one token per step with the LSTM state carried forward; plain sampling and with every control
   on (top-k, top-p, anti-loop, repetition penalty); 1 and 4 variations;
-- ``skuli`` large (the original 3 x LSTM(512), 100-token window): the seed approach, one
-  ``model.predict`` call on the full window per token, batch 1, as the original notebooks did;
-  and ours, the compiled predict function called once per step for all variations. These take
-  up to seconds per token on a CPU, so they are timed over ``--skuli-tokens`` tokens and scaled
-  to 500 (each step costs the same: the window has a fixed size).
+- ``skuli`` large (the original 3 x LSTM(512), 100-token window), three ways of running the
+  full window once per token: the seed approach, ``model.predict`` per token, batch 1, as the
+  original notebooks did; the compiled Keras predict function called directly
+  (``predict_on_batch``), once per step for all variations; and ours, the same window in NumPy
+  (:class:`core.generate.WindowForward`, what ``Generator`` uses). These take up to seconds per
+  token on a CPU, so they are timed over ``--skuli-tokens`` tokens and scaled to 500 (each step
+  costs the same: the window has a fixed size).
 
 Each number is the median of ``--repeats`` runs, in wall-clock seconds (``_s``) and CPU seconds
 of all this process's threads (``_cpu_s``: less sensitive to other processes on a shared
@@ -79,6 +81,15 @@ def seed_approach(model, window: np.ndarray, tokens: int) -> None:
         pattern = np.append(pattern[1:], token)
 
 
+def keras_direct(model, window: np.ndarray, tokens: int, batch: int) -> None:
+    """The same loop through the compiled predict function, all variations in one call."""
+    rng = np.random.default_rng(0)
+    x = np.tile(window, (batch, 1))
+    for _ in range(tokens):
+        x[:, :-1] = x[:, 1:]
+        x[:, -1] = sample(model.predict_on_batch(x), rng)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -104,10 +115,14 @@ def main() -> None:
     gen = generator("skuli", "large", tokenizer)
     window = np.random.default_rng(0).integers(1, VOCAB, gen.config.window).astype(np.int32)
     seed_approach(gen.model, window, 2)  # warm-up (traces predict)
+    keras_direct(gen.model, window, 2, 1)
+    keras_direct(gen.model, window, 2, 4)
     gen.generate(2, primer=window)
-    gen.generate(2, primer=window, variations=4)
     timed = {
         "seed_predict_per_token": median(lambda i: seed_approach(gen.model, window, n), args.repeats),
+        "keras_direct": median(lambda i: keras_direct(gen.model, window, n, 1), args.repeats),
+        "keras_direct_4_variations": median(lambda i: keras_direct(gen.model, window, n, 4),
+                                            args.repeats),
         "ours": median(lambda i: gen.generate(n, primer=window, seed=i), args.repeats),
         "ours_4_variations": median(lambda i: gen.generate(n, primer=window, seed=i, variations=4),
                                     args.repeats),
@@ -121,6 +136,7 @@ def main() -> None:
     seed = out["skuli_large_seed_predict_per_token_s"]
     out["speedup_studio_small_vs_seed"] = round(seed / out["studio_small_plain_s"], 1)
     out["speedup_studio_medium_vs_seed"] = round(seed / out["studio_medium_plain_s"], 1)
+    out["speedup_skuli_keras_direct_vs_seed"] = round(seed / out["skuli_large_keras_direct_s"], 2)
     out["speedup_skuli_ours_vs_seed"] = round(seed / out["skuli_large_ours_s"], 2)
     out["speedup_skuli_ours_4_variations_vs_seed_per_piece"] = round(
         4 * seed / out["skuli_large_ours_4_variations_s"], 2)

@@ -14,8 +14,8 @@ from core import metrics, presets
 from core.__main__ import main
 from core.encodings import get_tokenizer
 from core.evaluate import checkpoint_report, evaluate_run
-from core.generate import (GREEDY_BELOW, Generator, LSTMStepper, LoopGuard, corpus_split,
-                           note_pitch, parse_notes, sample, training_sequences)
+from core.generate import (GREEDY_BELOW, Generator, LSTMStepper, LoopGuard, WindowForward,
+                           corpus_split, note_pitch, parse_notes, sample, training_sequences)
 from core.piece import from_note_list
 from core.runs import Run, checkpoint_name
 from core.train import TrainSpec, train
@@ -95,6 +95,23 @@ def test_stepper_equals_keras_for_stacked_and_one_hot_models(preset, size):
     model = presets.build(presets.make_config(preset, 50, size, window=24))
     x = np.random.default_rng(0).integers(1, 50, (3, 24)).astype(np.int32)
     np.testing.assert_allclose(LSTMStepper(model).run(x), model.predict_on_batch(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["skuli", "softology", "devfest"])
+def test_window_forward_equals_keras_for_the_seed_presets(preset):
+    import keras
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = presets.build(presets.make_config(preset, 50, "small", window=12))
+    for layer in model.layers:  # trained-looking batch statistics, so they matter
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
+                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 2, var.shape)])
+    x = rng.integers(1, 50, (3, 12)).astype(np.int32)
+    got = WindowForward(model)(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, model.predict_on_batch(x), atol=1e-5)
 
 
 def test_stepper_refuses_a_model_it_cannot_step():
@@ -213,6 +230,18 @@ def test_many_to_one_presets_generate_in_one_batch(studio_run, tmp_path, preset)
     window = np.resize(primer[::-1], 8)[::-1][None].astype(np.int32)
     probs = np.asarray(gen.model.predict_on_batch(window))[0]
     assert greedy == probs[1:].argmax() + 1
+
+
+def test_a_many_to_one_model_with_other_layers_runs_through_keras():
+    import keras
+    tokenizer = cycle_model()[0].tokenizer
+    tokens = keras.Input((8,), dtype="int32")
+    x = keras.layers.Embedding(tokenizer.vocab_size, 8)(tokens)
+    x = keras.layers.GRU(16)(x)  # no NumPy form: Keras's predict function is used
+    model = keras.Model(tokens, keras.layers.Dense(tokenizer.vocab_size, activation="softmax")(x))
+    gen = Generator(model, tokenizer, presets.make_config("devfest", tokenizer.vocab_size, window=8))
+    result = gen.generate(6, seed=0, variations=2)
+    assert all(len(t) == result.primer_length + 6 and (t > 0).all() for t in result.tokens)
 
 
 def test_drum_encodings_come_out_on_the_drum_channel(studio_run, tmp_path):
