@@ -334,11 +334,12 @@ class LoopGuard:
     """Detects, for each variation, that the output ends in a repeating cycle, and bans the
     token that would continue it.
 
-    For every period ``p`` (1 to ``LOOP_MAX_PERIOD`` tokens) it keeps the number of trailing
-    tokens equal to the token ``p`` places before them, updated in O(periods) per step. The tail
-    is a loop when it covers at least ``min_repeats`` periods and ``min_span`` tokens. Strength
-    1 acts soonest (2 repeats, 8 tokens: a bar of a held rest in a 16th-step encoding already
-    counts); strength near 0 only breaks long loops (4 repeats, 64 tokens); 0 is off.
+    For every period ``p`` (1 to ``LOOP_MAX_PERIOD`` tokens) it counts the trailing tokens that
+    equal the token ``p`` places before them (updated in O(periods) per step), so the output ends
+    in a ``p``-periodic stretch of ``matches[p] + p`` tokens. That stretch is a loop when it spans
+    at least ``min_repeats`` periods and ``min_span`` tokens. Strength 1 acts soonest (2 periods,
+    8 tokens: even 8 rests in a row count); strength near 0 only breaks long loops (4 periods,
+    64 tokens); 0 is off.
     """
 
     def __init__(self, strength: float, batch: int) -> None:
@@ -346,7 +347,7 @@ class LoopGuard:
         self.min_repeats = 2 + round(2 * (1 - self.strength))
         self.min_span = 8 + round(56 * (1 - self.strength))
         self.periods = np.arange(1, LOOP_MAX_PERIOD + 1)
-        self.run = np.zeros((batch, LOOP_MAX_PERIOD), np.int64)
+        self.matches = np.zeros((batch, LOOP_MAX_PERIOD), np.int64)
 
     def observe(self, seqs: np.ndarray, t: int) -> None:
         """Take in token ``seqs[:, t]`` (all tokens before it were observed)."""
@@ -354,13 +355,13 @@ class LoopGuard:
             return
         back = t - self.periods
         same = (seqs[:, t:t + 1] == seqs[:, back]) & (back >= 0)  # a negative index: no match
-        self.run = (self.run + 1) * same
+        self.matches = (self.matches + 1) * same
 
     def banned(self, seqs: np.ndarray, t: int, vocab: int) -> np.ndarray | None:
         """Bool mask ``(batch, vocab)``: tokens that would continue a loop at position ``t``."""
         if self.strength <= 0:
             return None
-        tail = self.run + self.periods
+        tail = self.matches + self.periods
         looping = (tail >= self.min_repeats * self.periods) & (tail >= self.min_span)
         if not looping.any():
             return None
@@ -687,8 +688,8 @@ def _check(*, length, seconds, temperature, top_k, top_p, anti_loop, repetition_
     if seconds is not None and not 0 < seconds <= 3600:
         raise ValueError(f"seconds must be more than 0 and at most 3600, got {seconds}")
     if not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be more than 0 and at most {MAX_TEMPERATURE:g}, "
-                         f"got {temperature}")
+        raise ValueError(f"temperature must be more than 0 and at most {MAX_TEMPERATURE:g}, got "
+                         f"{temperature} (below {GREEDY_BELOW:g} it always picks the likeliest token)")
     if top_k < 0:
         raise ValueError(f"top-k must be 0 (off) or more, got {top_k}")
     if not 0 < top_p <= 1:
