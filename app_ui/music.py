@@ -112,11 +112,11 @@ def _wav_from_midi(midi: bytes, name: str) -> tuple[bytes, str | None]:
 SAMPLE_RATE = 32000  # Hz: plenty for a GM soundfont in a browser, and a smaller page than 44.1k
 
 
-def render(piece) -> tuple[bytes, str | None]:
+def render(piece, stereo: bool = True) -> tuple[bytes, str | None]:
     """``(wav bytes, fallback warning or None)`` for a Piece."""
     from core.render import render_audio
 
-    audio = render_audio(piece, sample_rate=SAMPLE_RATE)
+    audio = render_audio(piece, sample_rate=SAMPLE_RATE, stereo=stereo)
     return audio.wav_bytes(), audio.warning
 
 
@@ -147,7 +147,7 @@ def warm_up(run_dir: str) -> bool:
     soundfont, MIDI writer, piano roll, the corpus copy index) so that the first real Compose
     is as quick as the rest."""
     try:
-        c = compose(run_dir, length=16, seed=1, metrics=True)[0]
+        c = compose(run_dir, length=16, seed=1, metrics=True, stereo=False)[0]
         piano_roll(c.piece).to_json()
     except Exception:  # a real problem shows up, with its message, when a person composes
         return False
@@ -198,9 +198,10 @@ def corpus_index(run):
 
 
 def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,
-            metrics: bool = False, **options) -> list[Composition]:
+            metrics: bool = False, stereo: bool = True, **options) -> list[Composition]:
     """Generate with ``options`` (see ``core.generate.Generator.generate``) and render each
-    variation; ``metrics`` adds copy and loop rates, ``score`` a MusicXML file."""
+    variation; ``metrics`` adds copy and loop rates, ``score`` a MusicXML file; ``stereo=False``
+    renders mono (half the WAV for the browser to fetch and decode)."""
     from core.runs import Run
 
     run = Run(run_dir)
@@ -209,7 +210,7 @@ def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = Fals
     pieces = result.pieces
     out = []
     for i, piece in enumerate(pieces, start=1):
-        wav, warning = render(piece)
+        wav, warning = render(piece, stereo)
         title = f"{run.name} · {checkpoint_label(run, epoch)}"
         if len(pieces) > 1:
             title += f" · variation {i}"

@@ -159,7 +159,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({
         "benchmark": "compose_click_to_audio_ready",
-        "model": model.name if model else "tiny test run (no shipped gallery run)",
+        "model": model.name if model else (f"first run under {args.runs_root}" if args.runs_root
+                                           else "tiny test run (no shipped gallery run)"),
         "runs": args.runs,
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
