@@ -218,11 +218,13 @@ def _numpy_layer(layer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     if isinstance(layer, keras.layers.BatchNormalization):
         if layer.axis not in (-1, len(layer.input.shape) - 1):
             raise ValueError(f"{layer.name}: only batch normalization over the last axis is supported")
-        mean, var = (np.asarray(w, np.float32) for w in (layer.moving_mean, layer.moving_variance))
-        mul = 1.0 / np.sqrt(var + np.float32(layer.epsilon))
+        def numpy(variable):
+            return keras.ops.convert_to_numpy(variable).astype(np.float32)
+
+        mul = 1.0 / np.sqrt(numpy(layer.moving_variance) + np.float32(layer.epsilon))
         if layer.scale:
-            mul = mul * np.asarray(layer.gamma, np.float32)
-        add = -mean * mul + (np.asarray(layer.beta, np.float32) if layer.center else 0.0)
+            mul = mul * numpy(layer.gamma)
+        add = -numpy(layer.moving_mean) * mul + (numpy(layer.beta) if layer.center else 0.0)
         return lambda x: x * mul + add
     if isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
         activation = layer.get_config()["activation"]
