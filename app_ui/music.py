@@ -1,8 +1,10 @@
 """Cached calls into ``core`` for the pages, and the one way a composition is shown.
 
-- models: ``load_generator`` (``st.cache_resource``: one per checkpoint file per process);
-- audio: ``wav_for`` (``st.cache_data`` keyed by the MIDI bytes), so a rerun never re-renders;
-- runs: ``usable_runs``, ``default_run``, ``run_label``, ``checkpoint_choices``;
+- models: ``load_generator`` (``st.cache_resource``: one per checkpoint file per process), the
+  copy index of a run's corpus (``corpus_index``), and ``warm_up`` (the compose path, once);
+- audio: ``audio_for`` / ``midi_file_audio`` (``st.cache_data`` keyed by MIDI bytes or file), so
+  a rerun never re-renders;
+- runs: ``all_runs``, ``usable_runs``, ``default_run``, ``checkpoint_choices``;
 - results: ``Composition`` and ``show_composition`` (audio, piano roll, metrics, downloads).
 """
 
@@ -49,15 +51,6 @@ def default_run():
         if r.epochs():
             return r
     return None
-
-
-def run_label(run) -> str:
-    spec = run.config.get("spec", {})
-    where = "gallery" if run.shipped else "yours"
-    parts = [spec.get("corpus", "?"), f"{spec.get('preset', '?')}/{spec.get('encoding', '?')}"]
-    if spec.get("size"):
-        parts.append(spec["size"])
-    return f"{run.name} — {' · '.join(map(str, parts))} ({where})"
 
 
 def checkpoint_choices(run) -> list[int | None]:
