@@ -12,7 +12,7 @@ import os
 import sys
 
 # Modules that add sub-commands, in the order they appear in --help.
-CLI_MODULES = ["core.corpus", "core.train", "core.jobs", "core.generate", "core.evaluate",
+CLI_MODULES = ["core.corpus", "core.train", "core.jobs", "core.generate", "core.evaluate", "core.render",
                "core.gallery"]
 
 

@@ -48,6 +48,7 @@ class TrainSpec:
     batch_size: int | None = None
     learning_rate: float | None = None
     window: int | None = None
+    dropout: float | None = None
     seed: int = 0
     max_pieces: int | None = None
 
@@ -247,7 +248,8 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log) -> R
             initial_epoch = last
         else:
             config = presets.make_config(spec.preset, tokenizer.vocab_size, spec.size, window=spec.window,
-                                         batch_size=spec.batch_size, learning_rate=spec.learning_rate)
+                                         batch_size=spec.batch_size, learning_rate=spec.learning_rate,
+                                         dropout=spec.dropout)
             import keras
             keras.utils.set_random_seed(spec.seed)
             model = presets.compile_model(presets.build(config), config)
@@ -417,6 +419,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--window", type=int)
+    p.add_argument("--dropout", type=float)
     p.add_argument("--max-pieces", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", required=True)
@@ -439,6 +442,7 @@ def _cli_train(args: argparse.Namespace) -> int:
                      epochs=args.epochs, checkpoint_every=args.checkpoint_every,
                      checkpoint_epochs=args.checkpoint_epochs, val_share=args.val_share,
                      batch_size=args.batch_size, learning_rate=args.learning_rate, window=args.window,
+                     dropout=args.dropout,
                      seed=args.seed, max_pieces=args.max_pieces)
     run = train(spec, args.run_dir, resume=args.resume, queue=not args.no_queue,
                 log=lambda m: print(m, flush=True))
