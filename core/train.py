@@ -223,7 +223,7 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log) -> R
 
     # corpus -> split by piece -> tokens
     tokenizer = run.tokenizer() if resume else get_tokenizer(spec.encoding)
-    loaded = load_corpus(spec.corpus, spec.max_pieces, tokenizer.instrument_kind)
+    loaded = corpus.load(spec.corpus, max_pieces=spec.max_pieces, kind=tokenizer.instrument_kind)
     train_pieces, val_pieces = corpus.split(loaded.pieces, spec.val_share, spec.seed)
     if not train_pieces or not val_pieces:
         raise ValueError(f"the corpus has {len(loaded.pieces)} usable piece(s); training needs at "
@@ -289,17 +289,6 @@ def _monitor_class():
         pass
 
     return KerasRunMonitor
-
-
-def load_corpus(source: str, max_pieces: int | None, kind: str):
-    """``core.corpus.load``, plus ``groove:PATH``: the Groove MIDI Dataset's train split."""
-    from core import corpus
-
-    if source == "groove" or source.startswith("groove:"):
-        from core.paths import SHARED_DATA
-        root = source.partition(":")[2] or SHARED_DATA / "groove"
-        return corpus.load_groove(root, split="train", max_pieces=max_pieces)
-    return corpus.load(source, max_pieces=max_pieces, kind=kind)
 
 
 class RunMonitor:

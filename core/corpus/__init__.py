@@ -98,6 +98,10 @@ def load(source: Any, *, max_pieces: int | None = None, kind: str = "melodic",
         raise ValueError(f"max_pieces must be at least 1, got {max_pieces}")
     if isinstance(source, str) and source in BUILTIN:
         return _load_builtin(source, max_pieces, kind, progress, use_cache)
+    if isinstance(source, str) and (source == "groove" or source.startswith("groove:")):
+        # the Groove MIDI Dataset's train split: "groove" (shared data) or "groove:PATH"
+        root = source.partition(":")[2] or SHARED_DATA / "groove"
+        return load_groove(root, "train", max_pieces, progress=progress, use_cache=use_cache)
     limits = limits or Limits()
     sources = _user_sources(source)
     candidates = files.gather(sources, limits)
