@@ -40,6 +40,8 @@ def server(tmp_path_factory):
     saved = os.environ.get("COMPOSER_DATA")
     os.environ["COMPOSER_DATA"] = str(base / "data")
     run = tiny_run(base)
+    (base / "data" / "cache").mkdir(parents=True, exist_ok=True)
+    (data / "cache").symlink_to(base / "data" / "cache")  # parsed corpora: no second parse
     os.environ["COMPOSER_DATA"] = str(data)
     srv = StudioServer(data, [run.parent])
     try:
