@@ -1,12 +1,15 @@
 """Corpus loading speed: cold (parse) and warm (cache) loads. Prints JSON on stdout.
 
-- ``bach_chorales``: cold loads into an empty temporary cache, then warm loads.
+- ``bach_chorales``: cold loads into an empty temporary cache, then warm loads; also the CPU
+  seconds one file costs to parse (serial, in this process), which gives the parsing time on
+  otherwise idle cores when the machine is shared (``cold_estimate_idle_s``; starting the
+  workers adds about a second).
 - ``midi_folder_90``: a folder of 90 MIDI files (Groove MIDI Dataset files from
   ../shared/data, else Bach chorales written as MIDI), cold and warm.
 - ``uploads_3_files``: three small uploads in a fresh process (includes starting the workers).
 - ``warm_builtin``: warm load of every built-in corpus from the normal cache
   (``$COMPOSER_DATA``); a corpus not cached yet is parsed first and its time reported as
-  ``prepare_s``.
+  ``prepare_s`` (all four take several minutes on two cores, once).
 
 Times are wall-clock seconds; warm times are medians. Usage: ``python bench/bench_corpus.py
 [--cold-runs N] [--warm-runs N]``.
@@ -30,6 +33,7 @@ from typing import Any, Callable, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import corpus  # noqa: E402
+from core.corpus import builtin  # noqa: E402
 from core.paths import SHARED_DATA  # noqa: E402
 
 #: A cold bach load slower than this (seconds) is run once instead of ``--cold-runs`` times.
@@ -60,34 +64,44 @@ def data_dir(path: Path) -> Iterator[None]:
             os.environ["COMPOSER_DATA"] = before
 
 
-def cold_and_warm(source: Any, scratch: Path, cold_runs: int, warm_runs: int,
+def cold_and_warm(source: Any, scratch: Path, cold_runs: int, warm_runs: int, kind: str,
                   slow_s: float | None = None) -> dict[str, Any]:
     """Cold loads, each into an emptied cache, then warm loads from the last one's cache."""
     cold = []
     with data_dir(scratch):
         for _ in range(cold_runs):
             shutil.rmtree(scratch, ignore_errors=True)
-            cold.append(seconds(lambda: corpus.load(source)))
+            cold.append(seconds(lambda: corpus.load(source, kind=kind)))
             if slow_s is not None and cold[0] > slow_s:
                 break  # too slow to repeat on a shared machine
-        warm = median_seconds(lambda: corpus.load(source), warm_runs)
-        result = corpus.load(source)
+        warm = median_seconds(lambda: corpus.load(source, kind=kind), warm_runs)
+        result = corpus.load(source, kind=kind)
     return {"pieces": len(result.pieces), "summary": result.summary(), "cold_s": cold,
             "cold_runs": len(cold), "cold_median_s": round(statistics.median(cold), 4),
             "warm_median_s": warm, "warm_runs": warm_runs}
 
 
-def midi_folder(dest: Path, n: int = 90) -> tuple[Path, str]:
-    """``n`` MIDI files in ``dest``: Groove MIDI files when available, else Bach as MIDI."""
+def cpu_per_file(name: str, n: int = 30) -> float:
+    """CPU seconds to parse one of the first ``n`` files of a built-in corpus, in this process."""
+    jobs = builtin.jobs(name, n + 1)
+    jobs[0].fn(*jobs[0].args)  # imports music21 first
+    start = time.process_time()
+    for job in jobs[1:]:
+        job.fn(*job.args)
+    return round((time.process_time() - start) / n, 4)
+
+
+def midi_folder(dest: Path, n: int = 90) -> tuple[Path, str, str]:
+    """``(folder, origin, kind)``: ``n`` Groove MIDI (drum) files, else Bach as MIDI."""
     dest.mkdir(parents=True)
     groove = sorted((SHARED_DATA / "groove").rglob("*.mid"))[:n]
     if len(groove) == n:
         for i, path in enumerate(groove):
             shutil.copy(path, dest / f"{i:03d}_{path.name}")
-        return dest, "groove"
+        return dest, "groove", "drums"
     for piece in corpus.load("bach-chorales", max_pieces=n).pieces:
         piece.to_midi().write(str(dest / (piece.name.replace("/", "_") + ".mid")))
-    return dest, "bach-chorales as MIDI"
+    return dest, "bach-chorales as MIDI", "melodic"
 
 
 def uploads_first_call(scratch: Path) -> float:
@@ -127,10 +141,13 @@ def main() -> None:
         tmp = Path(tmp)
         report["uploads_3_files_first_call_s"] = uploads_first_call(tmp / "uploads")
         report["bach_chorales"] = cold_and_warm("bach-chorales", tmp / "bach", args.cold_runs,
-                                                args.warm_runs, slow_s=SLOW_COLD_S)
-        folder, origin = midi_folder(tmp / "folder")
-        report["midi_folder_90"] = {"files_from": origin, **cold_and_warm(
-            folder, tmp / "folder_cache", args.cold_runs, args.warm_runs)}
+                                                args.warm_runs, "melodic", slow_s=SLOW_COLD_S)
+        per_file = cpu_per_file("bach-chorales")
+        report["bach_chorales"].update(cpu_s_per_file=per_file, cold_estimate_idle_s=round(
+            per_file * report["bach_chorales"]["pieces"] / (os.cpu_count() or 1), 1))
+        folder, origin, kind = midi_folder(tmp / "folder")
+        report["midi_folder_90"] = {"files_from": origin, "kind": kind, **cold_and_warm(
+            folder, tmp / "folder_cache", args.cold_runs, args.warm_runs, kind)}
     report["warm_builtin"] = warm_builtin(args.warm_runs)
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))

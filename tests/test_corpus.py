@@ -141,9 +141,11 @@ def test_nothing_usable_raises_with_the_reasons():
         corpus.load_uploads([("a.mid", b"MIDI? no")])
 
 
-def test_unknown_name_lists_the_builtin_corpora():
+def test_unknown_name_or_kind_is_a_clear_error():
     with pytest.raises(ValueError, match="bach-chorales.*essen-folk"):
         corpus.load("no-such-corpus")
+    with pytest.raises(ValueError, match="kind must be one of melodic, drums, all"):
+        corpus.load("bach-chorales", kind="piano")
 
 
 # --- limits -----------------------------------------------------------------------------------

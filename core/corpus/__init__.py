@@ -99,9 +99,10 @@ def load(source: Any, *, max_pieces: int | None = None, kind: str = "melodic",
     if isinstance(source, str) and source in BUILTIN:
         return _load_builtin(source, max_pieces, kind, progress, use_cache)
     if isinstance(source, str) and (source == "groove" or source.startswith("groove:")):
-        # the Groove MIDI Dataset's train split: "groove" (shared data) or "groove:PATH"
+        # the Groove MIDI Dataset's train-split beats: "groove" (shared data) or "groove:PATH"
         root = source.partition(":")[2] or SHARED_DATA / "groove"
-        return load_groove(root, "train", max_pieces, progress=progress, use_cache=use_cache)
+        return load_groove(root, "train", max_pieces, beat_type="beat", progress=progress,
+                           use_cache=use_cache)
     limits = limits or Limits()
     sources = _user_sources(source)
     candidates = files.gather(sources, limits)
@@ -135,11 +136,13 @@ def split(pieces: Sequence[Piece], val_share: float, seed: int) -> tuple[list[Pi
 
 
 def load_groove(root: str | Path = SHARED_DATA / "groove", split: str = "train",
-                max_pieces: int | None = None, *, progress: Progress | None = None,
-                use_cache: bool = True, limits: Limits | None = None) -> CorpusResult:
+                max_pieces: int | None = None, *, beat_type: str | None = None,
+                progress: Progress | None = None, use_cache: bool = True,
+                limits: Limits | None = None) -> CorpusResult:
     """Drum pieces of the Groove MIDI Dataset listed in ``root/info.csv`` for ``split``.
 
-    ``split`` is ``train``, ``validation``, ``test`` or ``all``. Each piece is named by its
+    ``split`` is ``train``, ``validation``, ``test`` or ``all``; ``beat_type`` keeps only
+    ``"beat"`` (grooves) or ``"fill"`` (one-bar fills) rows when given. Each piece is named by its
     ``midi_filename`` and its meta carries the row's drummer, style, bpm, beat_type,
     time_signature and split. The other arguments are as for :func:`load`.
     """
@@ -147,7 +150,8 @@ def load_groove(root: str | Path = SHARED_DATA / "groove", split: str = "train",
     if not info.is_file():
         raise ValueError(f"Groove MIDI Dataset not found: no {info}")
     with open(info, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if split == "all" or r["split"] == split]
+        rows = [r for r in csv.DictReader(f) if (split == "all" or r["split"] == split)
+                and (beat_type is None or r["beat_type"] == beat_type)]
     if not rows:
         raise ValueError(f"no Groove MIDI rows for split {split!r}")
     limits = limits or Limits()
