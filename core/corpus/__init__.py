@@ -88,6 +88,8 @@ def load(source: Any, *, max_pieces: int | None = None, kind: str = "melodic",
          limits: Limits | None = None) -> CorpusResult:
     """The pieces of ``source``, keeping only ``kind`` tracks (``melodic``, ``drums``, ``all``).
 
+    ``source`` may also be ``"groove"`` or ``"groove:PATH"``: the Groove MIDI Dataset's train
+    split (:func:`load_groove`, drums whatever ``kind`` says).
     ``max_pieces`` keeps the first N files (tunes, for the ABC corpora) in sorted order.
     ``limits`` bounds user files (size, notes, zip contents, parse time and memory).
     Raises ``ValueError`` for an unknown source or one with no usable piece.
