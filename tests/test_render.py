@@ -384,6 +384,88 @@ def test_musicxml_quantizes_to_sixteenths_and_makes_chords():
     assert sorted(p.midi for p in notes[0].pitches) == [60, 64]
 
 
+def written_notes(score) -> list[tuple[int, float, float, int]]:
+    """``(part, start, end, pitch)`` of every note of a parsed score (times in beats, chords
+    counted per pitch), its tied pieces joined: a tie continues the note of the same voice and
+    pitch that ends where the piece starts."""
+    out = []
+    for n_part, part in enumerate(score.parts):
+        sounding = []
+        for n in part.recurse().notes:
+            voice = n.activeSite.id if type(n.activeSite).__name__ == "Voice" else "1"
+            start = float(n.getOffsetInHierarchy(part))
+            end = start + float(n.quarterLength)
+            for member in n.notes if n.isChord else [n]:
+                tie, pitch = member.tie or n.tie, member.pitch.midi
+                if tie is not None and tie.type in ("continue", "stop"):
+                    row = next(r for r in sounding if r[1:] == [voice, pitch, start])
+                    row[3] = end
+                    if tie.type == "stop":
+                        sounding.remove(row)
+                else:
+                    row = [(n_part, start), voice, pitch, end]
+                    out.append(row)
+                    if tie is not None:
+                        sounding.append(row)
+    return sorted((p, s, e, pitch) for (p, s), _, pitch, e in out)
+
+
+def sixteenth_notes(piece: Piece) -> list[tuple[int, float, float, int]]:
+    """What the score should hold: ``(part, start, end, pitch)`` on the 16th grid (np.round,
+    at least one 16th long), each once."""
+    start = np.round(piece.notes[:, 0] * 4) / 4
+    end = np.maximum(np.round(piece.notes[:, 1] * 4) / 4, start + 0.25)
+    parts = {t: i for i, t in enumerate(sorted(set(piece.notes[:, 4].astype(int).tolist())))}
+    return sorted({(parts[int(t)], float(s), float(e), int(p))
+                   for s, e, p, t in zip(start, end, piece.notes[:, 2], piece.notes[:, 4])})
+
+
+def test_musicxml_writes_generated_rhythms_with_overlaps():
+    # decoded from an `events` model (seed 1): music21's own notation gave rests it cannot write
+    generated = Piece("seed 1", np.array([
+        [0, 1, 60, 95, 0], [1, 1.5, 60, 79, 0], [1, 1.5, 62, 79, 0], [1, 2, 64, 79, 0],
+        [1, 2, 72, 79, 0], [4, 5, 54, 79, 0], [6.75, 7, 43, 79, 0], [7.5, 8.5, 64, 79, 0]]))
+    # 3/8 and 5/16 beats, notes over bar lines, chords, a note overlapping one of its own pitch
+    awkward = Piece("awkward", np.array([
+        [0, 0.375, 60, 80, 0], [0, 2.75, 48, 70, 0], [0.375, 1.625, 64, 80, 0],
+        [0.375, 1.625, 67, 80, 0], [1.5, 6.25, 72, 90, 0], [3.25, 5.5, 72, 60, 0],
+        [3.875, 4.125, 55, 80, 0], [9.125, 17.0, 36, 80, 1], [9.125, 10, 40, 80, 1]]),
+        [Track(0), Track(33, name="Bass")])
+    for piece in (generated, awkward):
+        score = parse_musicxml(to_musicxml(piece))
+        assert written_notes(score) == sixteenth_notes(piece)
+    assert [p.partName for p in score.parts] == ["Acoustic Grand Piano", "Bass"]
+
+
+def test_musicxml_of_random_pieces_keeps_every_note():
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        n = int(rng.integers(1, 50))
+        start = rng.integers(0, 160, n) / 8  # 1/8-beat steps, as the events encoding decodes
+        notes = np.column_stack([start, start + rng.integers(1, 48, n) / 8, rng.integers(30, 95, n),
+                                 rng.integers(1, 128, n), rng.integers(0, 2, n)])
+        piece = Piece("random", notes, [Track(0), Track(40)])
+        assert written_notes(parse_musicxml(to_musicxml(piece))) == sixteenth_notes(piece)
+
+
+def test_musicxml_problems_are_value_errors(monkeypatch):
+    from music21.musicxml.xmlObjects import MusicXMLExportException
+
+    from core.render import score
+
+    with pytest.raises(ValueError, match="grid"):
+        to_musicxml(melody(), grid=0.1)
+    with pytest.raises(ValueError, match="time signature"):
+        to_musicxml(melody(), time_signature="four")
+
+    def fail(_):
+        raise MusicXMLExportException("simulated")
+
+    monkeypatch.setattr(score, "_export", fail)
+    with pytest.raises(ValueError, match="scale: music21 cannot write.*simulated"):
+        to_musicxml(melody())
+
+
 def test_musicxml_skips_drums_with_a_note():
     score = parse_musicxml(to_musicxml(band(), title="Band"))
     assert len(score.parts) == 2 and score.metadata.bestTitle == "Band"
