@@ -37,7 +37,7 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         "O'Neill's and Ryan's fiddle tunes, studio LSTM on REMI events."),
     "groove-devfest-drums": (
         TrainSpec(corpus="groove", encoding="drums", preset="devfest", size="small",
-                  epochs=24, checkpoint_epochs=[1, 2, 4, 8, 16, 24], max_pieces=300,
+                  epochs=12, checkpoint_epochs=[1, 2, 3, 5, 8, 12], max_pieces=100,
                   val_share=0.1, window=32, seed=7),
         f"Drum beats, the DevFest model on drum classes; trained on the {GROOVE_CREDIT}."),
     "bach-skuli-chords": (

@@ -174,6 +174,13 @@ def compile_model(model: keras.Model, config: ModelConfig) -> keras.Model:
     return model
 
 
+def _batch_norm():
+    # Momentum 0.9, not Keras's 0.99: on these small corpora the weights move faster than a
+    # 0.99 running average follows, and inference-mode loss exploded (measured: 6.2 vs 2.8
+    # nats on the training windows themselves).
+    return layers.BatchNormalization(momentum=0.9)
+
+
 def _softmax(x, vocab: int):
     # float32 output even under a mixed-precision policy, so probabilities stay exact
     return layers.Dense(vocab, activation="softmax", dtype="float32", name="next_token")(x)
@@ -184,10 +191,10 @@ def _skuli(tokens, c: ModelConfig):
     for i, u in enumerate(c.units):
         last = i == len(c.units) - 1
         x = layers.LSTM(u, return_sequences=not last, recurrent_dropout=c.dropout, name=f"lstm_{i}")(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     x = layers.Dropout(c.dropout)(x)
     x = layers.Dense(c.dense, activation="relu")(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     x = layers.Dropout(c.dropout)(x)
     return _softmax(x, c.vocab_size)
 
@@ -196,7 +203,7 @@ def _softology(tokens, c: ModelConfig):
     x = ScaleTokens(c.vocab_size, name="scale")(tokens)
     for i, u in enumerate(c.units):
         x = layers.LSTM(u, return_sequences=i < len(c.units) - 1, name=f"lstm_{i}")(x)
-        x = layers.BatchNormalization()(x)
+        x = _batch_norm()(x)
         x = layers.Dropout(c.dropout)(x)
     x = layers.Dense(c.dense, activation="relu")(x)
     return _softmax(x, c.vocab_size)
@@ -205,9 +212,9 @@ def _softology(tokens, c: ModelConfig):
 def _devfest(tokens, c: ModelConfig):
     x = layers.Embedding(c.vocab_size, c.embed, name="embedding")(tokens)
     x = layers.LSTM(c.units[0], name="lstm_0")(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     x = layers.Dense(c.dense)(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     x = layers.Activation("elu")(x)
     return _softmax(x, c.vocab_size)
 
