@@ -1,7 +1,7 @@
 """How a checkpoint does: a short sample and the numbers that describe it.
 
 :func:`checkpoint_report` runs after every checkpoint of a training (``core.train`` calls it):
-it generates ``SAMPLE_TOKENS`` tokens with a fixed seed at temperature 1 and no anti-loop (so
+it generates ``SAMPLE_VARIATIONS`` samples of ``SAMPLE_TOKENS`` tokens with a fixed seed at temperature 1 and no anti-loop (so
 the numbers show the model's own behaviour), writes ``samples/epoch_NNNN.mid`` and
 ``samples/epoch_NNNN.json`` in the run folder, and returns the numbers:
 
@@ -37,8 +37,9 @@ from core.generate import (Generator, cache_key, corpus_split, training_sequence
                            validation_sequences)
 from core.runs import Run
 
-SAMPLE_TOKENS = 256
+SAMPLE_TOKENS = 512
 SAMPLE_SEED = 0
+SAMPLE_VARIATIONS = 4    # copy rate is the mean over this many samples (the .mid is the first)
 COPY_N = 8               # onsets per n-gram in the copy index
 BASELINE_N = 3           # order of the n-gram baseline
 MAX_NLL_WINDOWS = 256    # validation positions scored per report for many-to-one models
@@ -119,7 +120,7 @@ def _report(run: Run, epoch: int | None, model: Any) -> tuple[dict[str, Any], An
     # the sample: raw model behaviour, primed from the corpus when it is there
     primer = "corpus" if corpus else "note"
     result = gen.generate(SAMPLE_TOKENS, seed=SAMPLE_SEED, temperature=1.0, primer=primer,
-                          include_primer=False)
+                          include_primer=False, variations=SAMPLE_VARIATIONS)
     sample = result.piece(0)
     report.update(sample_tokens=SAMPLE_TOKENS, sample_primer=primer,
                   sample_primer_tokens=result.primer_length, sample_seed=SAMPLE_SEED,
@@ -127,6 +128,12 @@ def _report(run: Run, epoch: int | None, model: Any) -> tuple[dict[str, Any], An
     report.update(metrics.piece_metrics(sample, corpus.index if corpus else None,
                                         corpus.pc_hist if corpus else None))
     report["token_loop_rate"] = metrics.loop_rate(result.tokens[0][result.primer_length:])
+    if corpus:  # copying averaged over all the variations: one sample is a noisy measure
+        copies = [corpus.index.copy_stats(p) for p in result.pieces]
+        report["copy_rate_samples"] = [round(c["copy_rate"], 4) for c in copies]
+        report["copy_rate"] = float(np.mean(report["copy_rate_samples"]))
+        for key in ("longest_copy_notes", "longest_copy_seconds", "longest_copy_onsets"):
+            report[key] = max(c[key] for c in copies)
 
     # held-out likelihood, nats per token and per note
     if corpus:

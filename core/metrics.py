@@ -95,6 +95,23 @@ def _onsets(piece: Piece, instruments: str = "all") -> _Onsets:
                    ends=np.maximum.reduceat(notes[:, END], first))
 
 
+def _notes(piece: Piece, instruments: str = "all") -> _Onsets:
+    """A piece as single-note events in (onset, pitch) order; notes at one onset have gap 0."""
+    piece = piece.select(instruments)
+    notes = piece.notes
+    if not len(notes):
+        return _onsets(piece, instruments)
+    codes = notes[:, PITCH].astype(np.int64) + 128 * piece.drum_mask()
+    ticks = np.rint(notes[:, START] * ONSET_STEPS_PER_BEAT).astype(np.int64)
+    # Distinct (tick, pitch) pairs in order, so a unison on two tracks is one note.
+    keys, first = np.unique(ticks * 256 + codes, return_index=True)
+    return _Onsets(ticks=keys >> 8, pitch_sets=_PITCH_CODES[keys & 255],
+                   n_notes=np.ones(len(keys), np.int64), ends=notes[first, END])
+
+
+_EVENTS = {"note": _notes, "onset": _onsets}
+
+
 def _ngram_hashes(onsets: _Onsets, n: int) -> np.ndarray:
     """One uint64 per run of ``n`` consecutive onsets: their pitch sets and the ``n-1`` gaps."""
     count = len(onsets) - n + 1
@@ -124,18 +141,26 @@ def _true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- copying -----------------------------------------------------------------------------
 class CorpusIndex:
-    """The set of ``n``-onset runs in a corpus, built once and queried for every checkpoint.
+    """The set of ``n``-event runs in a corpus, built once and queried for every checkpoint.
+
+    ``unit="note"`` (the default): runs of ``n`` consecutive notes in (onset, pitch) order, each
+    note its pitch and its distance from the previous note, so in a four-voice chorale 8 notes
+    span about two chords. ``unit="onset"``: runs of ``n`` onset events (the whole set of
+    pitches starting together), a far stricter test for polyphony.
 
     Index the pieces as the model saw them: pass the tokenizer's ``instrument_kind`` as
     ``instruments`` so that, say, the drums of a pop corpus do not hide a copied melody.
     """
 
-    def __init__(self, pieces: Iterable[Piece], n: int = 8, instruments: str = "all") -> None:
+    def __init__(self, pieces: Iterable[Piece], n: int = 8, instruments: str = "all",
+                 unit: str = "note") -> None:
         if n < 1:
             raise ValueError(f"n-gram length must be at least 1, got {n}")
-        self.n = n
-        self.instruments = instruments
-        hashes = [_ngram_hashes(_onsets(p, instruments), n) for p in pieces]
+        if unit not in _EVENTS:
+            raise ValueError(f"unit must be one of {', '.join(_EVENTS)}, not {unit!r}")
+        self.n, self.instruments, self.unit = n, instruments, unit
+        self._events = _EVENTS[unit]
+        hashes = [_ngram_hashes(self._events(p, instruments), n) for p in pieces]
         self._hashes = np.unique(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
 
     def __len__(self) -> int:
@@ -143,7 +168,8 @@ class CorpusIndex:
         return len(self._hashes)
 
     def __repr__(self) -> str:
-        return f"CorpusIndex(n={self.n}, instruments={self.instruments!r}, n_grams={len(self)})"
+        return (f"CorpusIndex(n={self.n}, unit={self.unit!r}, instruments={self.instruments!r}, "
+                f"n_grams={len(self)})")
 
     def _contains(self, hashes: np.ndarray) -> np.ndarray:
         if not len(self._hashes):
@@ -154,25 +180,27 @@ class CorpusIndex:
     def copy_stats(self, piece: Piece) -> dict[str, Any]:
         """How much of ``piece`` occurs verbatim in the corpus.
 
-        Returns ``copy_rate`` (share of the piece's ``n``-onset runs found in the corpus; 0.0
-        when the piece has fewer than ``n`` onsets), ``n_grams`` (how many runs were checked),
-        and the longest stretch of consecutive onsets that all lie inside found runs, as
+        Returns ``copy_rate`` (share of the piece's ``n``-event runs found in the corpus; 0.0
+        when the piece has fewer than ``n`` events), ``n_grams`` (how many runs were checked),
+        and the longest stretch of consecutive events that all lie inside found runs, as
         ``longest_copy_onsets``, ``longest_copy_notes`` and ``longest_copy_seconds`` (from its
         first onset to the end of the longest note of its last onset, at the piece's tempo).
         Each longest value is the maximum over stretches on its own. Overlapping found runs
         chain into one stretch even when they come from different places of the corpus.
         """
-        onsets = _onsets(piece, self.instruments)
+        onsets = self._events(piece, self.instruments)
         found = self._contains(_ngram_hashes(onsets, self.n))
         # An onset is copied when some found run covers it.
         found_at = np.flatnonzero(found)
         starts, lengths = _true_runs(_covered(len(onsets), found_at, found_at + self.n))
         notes_before = np.concatenate(([0], np.cumsum(onsets.n_notes)))
         notes = notes_before[starts + lengths] - notes_before[starts]
+        new_onset = np.cumsum(np.diff(onsets.ticks, prepend=-1) != 0)
+        onset_counts = new_onset[starts + lengths - 1] - new_onset[starts] + 1
         beats = onsets.ends[starts + lengths - 1] - onsets.ticks[starts] / ONSET_STEPS_PER_BEAT
         return {"copy_rate": float(found.mean()) if len(found) else 0.0,
                 "n_grams": int(len(found)),
-                "longest_copy_onsets": int(lengths.max(initial=0)),
+                "longest_copy_onsets": int(onset_counts.max(initial=0)),
                 "longest_copy_notes": int(notes.max(initial=0)),
                 "longest_copy_seconds": float(beats.max(initial=0.0) * piece.seconds_per_beat)}
 
