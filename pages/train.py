@@ -30,7 +30,7 @@ def _fmt_seconds(s) -> str:
 
 def _setup_form() -> None:
     """The settings and the Start button."""
-    from core import corpus, jobs, presets
+    from core import corpus, jobs, modelconfig as presets
     from core.encodings import encoding_names
     from core.train import TrainSpec
 
@@ -137,9 +137,6 @@ def _job_panel(run_dir: str) -> None:
 
 
 with page_guard("Train"):
-    with st.spinner("Loading the model presets…"):  # the first visit imports Keras (seconds)
-        from core import jobs, presets  # noqa: F401
-
     if demo_mode():
         demo_notice("Training")
     else:
