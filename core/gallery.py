@@ -149,6 +149,7 @@ def model_card(run: Run) -> str:
         f"| epochs | {len(hist)} (checkpoints: {', '.join(map(str, run.epochs()))}) |",
         f"| wall time | {c.get('wall_seconds', 0) / 60:.1f} min on {c['device']} (Keras backend {c['backend']}) |",
         f"| best validation loss | {best.get('val_loss', float('nan')):.4f} nats/token at epoch {best.get('epoch', '-')} |",
+        f"| default checkpoint | epoch {run.best_epoch()}: the kept checkpoint with the lowest validation loss |",
         "| optimizer state | dropped from shipped checkpoints (they generate; they do not resume) |",
     ]
     if c.get("credit"):
