@@ -1,0 +1,59 @@
+"""The shipped gallery: every checkpoint loads and generates; the runs are complete and small."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import gallery, jobs
+from core.generate import Generator
+from core.paths import SHIPPED_RUNS
+from core.runs import Run
+from core.train import TrainSpec
+
+RUNS = [Run(SHIPPED_RUNS / name) for name in gallery.SHIPPED if (SHIPPED_RUNS / name / "run.json").is_file()]
+
+
+def test_the_default_model_ships():
+    assert gallery.default_run() is not None, "checkpoints/bach-studio-events is missing"
+
+
+def test_checkpoints_folder_stays_small():
+    total = sum(p.stat().st_size for p in SHIPPED_RUNS.rglob("*") if p.is_file())
+    assert total <= 60 * 2**20, f"checkpoints/ is {total / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
+def test_shipped_run_is_complete(run):
+    assert len(run.epochs()) >= 6
+    card = run.model_card()
+    assert card and "Copy rate by epoch" in card and f"{run.config['params']:,}" in card
+    for epoch in run.epochs():
+        assert run.sample_path(epoch, ".mid").is_file()
+        m = run.sample_metrics(epoch)
+        assert m["epoch"] == epoch and "copy_rate" in m and "loop_rate" in m
+    assert run.best_epoch() in run.epochs()
+    assert run.config["optimizer_state"] == "dropped"
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
+def test_every_shipped_checkpoint_generates(run):
+    for epoch in run.epochs():
+        result = Generator.from_run(run, epoch).generate(12, seed=0)
+        assert result.generated_tokens == 12
+        assert result.tokens[0].min() > 0  # never PAD
+
+
+def test_bach_copying_grows_with_epochs():
+    run = Run(SHIPPED_RUNS / "bach-studio-events")
+    if not run.exists:
+        pytest.skip("bach-studio-events not built")
+    rates = [run.sample_metrics(e)["copy_rate"] for e in run.epochs()]
+    early, late = rates[: len(rates) // 2], rates[-2:]
+    assert max(early) < min(late), rates
+
+
+def test_shipped_runs_are_read_only():
+    if not RUNS:
+        pytest.skip("no shipped runs")
+    with pytest.raises(ValueError, match="read-only"):
+        jobs.start(TrainSpec(corpus="bach-chorales", epochs=1), RUNS[0].path, resume=True)
