@@ -137,6 +137,8 @@ def _job_panel(run_dir: str) -> None:
 
 
 with page_guard("Train"):
+    from core import jobs
+
     if demo_mode():
         demo_notice("Training")
     else:
