@@ -47,7 +47,8 @@ MAX_TEMPERATURE = 5.0
 GREEDY_BELOW = 1e-3         # a temperature below this picks the most probable token (argmax)
 REPETITION_WINDOW = 32      # tokens looked back at by the repetition penalty
 LOOP_MAX_PERIOD = 32        # longest cycle (tokens) the anti-loop guard looks for
-SECONDS_CHECK_EVERY = 16    # tokens between two duration checks when a length in seconds is set
+SECONDS_CHECK_EVERY = 16    # tokens between two decodes when a length in seconds is set and the
+                            # encoding has no BeatClock
 PRIMERS = ("corpus", "note", "text", "midi")
 
 
@@ -416,6 +417,131 @@ def parse_notes(text: str, *, beats: float = 1.0, is_drum: bool = False, tempo: 
     return Piece("primer", np.array(rows, np.float64), [Track(0, is_drum)], tempo)
 
 
+# --- how long the music is, token by token ------------------------------------------------------
+def beat_clock(tokenizer: Tokenizer, batch: int) -> "BeatClock | None":
+    """A :class:`BeatClock` for ``batch`` sequences of ``tokenizer``'s tokens, or ``None`` for an
+    encoding (or MidiTok configuration) whose time it cannot follow token by token."""
+    from core.encodings.events import EventTokenizer
+    from core.encodings.steps import StepTokenizer
+
+    if isinstance(tokenizer, StepTokenizer):
+        return _StepClock(tokenizer, batch)
+    if isinstance(tokenizer, EventTokenizer):
+        return _EventClock.of(tokenizer, batch)
+    return None
+
+
+class BeatClock:
+    """The length in beats of each of ``batch`` growing token sequences, exactly what decoding
+    says (``tokenizer.decode(tokens).duration_beats``: the latest note end, 0 without notes),
+    kept up to date one token per sequence at a time: :meth:`feed` costs the same at token 5 and
+    at token 5000, where decoding the sequence again costs its whole length.
+
+    Subclasses read time from tables over token ids, in plain Python numbers (cheaper than
+    NumPy calls for a handful of sequences); ``PAD`` (skipped by decoding) changes nothing.
+    """
+
+    def __init__(self, batch: int) -> None:
+        self.beats = np.zeros(batch)
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        """Take in the next token of every sequence (int array ``(batch,)``); the lengths in
+        beats so far, float64 ``(batch,)``."""
+        for i, token in enumerate(tokens.tolist()):
+            self._feed(i, token)
+        return self.beats
+
+    def _feed(self, i: int, token: int) -> None:
+        raise NotImplementedError
+
+
+class _StepClock(BeatClock):
+    """``chords``, ``grid``, ``drums``: a token moves time forward by a fixed number of steps
+    (one, or a rest class's length) and its notes end a fixed time after its own step."""
+
+    def __init__(self, tokenizer: Any, batch: int) -> None:
+        super().__init__(batch)
+        ids = np.arange(1, tokenizer.vocab_size)
+        self.step = tokenizer.step
+        # the encoding's own hooks: the steps tokens stand on, and their notes' durations
+        advance = np.zeros(tokenizer.vocab_size, np.int64)
+        advance[ids] = np.diff(tokenizer._token_steps(np.r_[ids, ids[:1]]))
+        index, codes = tokenizer._sets.codes(ids)
+        reach = np.full(tokenizer.vocab_size, -np.inf)            # beats from onset to last end
+        np.maximum.at(reach, ids[index], tokenizer._notes(codes)[1] * self.step)
+        self.advance, self.reach = advance.tolist(), reach.tolist()
+        self.at = [0] * batch                                      # the step of the next token
+
+    def _feed(self, i: int, token: int) -> None:
+        # as decode: start = step * self.step, end = start + duration * self.step
+        end = self.at[i] * self.step + self.reach[token]
+        if end > self.beats[i]:
+            self.beats[i] = end
+        self.at[i] += self.advance[token]
+
+
+class _EventClock(BeatClock):
+    """``events`` (MidiTok REMI / TSD): MidiTok's decoding of time, one token at a time.
+
+    ``Bar`` moves to the next bar (the first one stays at 0), ``Position_p`` to position ``p`` of
+    the bar, ``TimeShift_t`` forward by ``t``; a note is ``Pitch``, ``Velocity``, ``Duration``
+    in a row, ending ``Duration`` after the current time. Times are MidiTok ticks (integers),
+    turned into beats as decoding does.
+    """
+
+    KINDS = ("PAD", "Bar", "Position", "TimeShift", "Pitch", "Velocity", "Duration")
+    PAD, BAR, POSITION, SHIFT, PITCH, VELOCITY, DURATION = range(7)
+
+    @classmethod
+    def of(cls, tokenizer: Any, batch: int) -> "_EventClock | None":
+        """The clock, or ``None`` where MidiTok would decode other tokens or time (programs, time
+        signatures, rests, no velocity or duration tokens...)."""
+        m = tokenizer._miditok
+        c = m.config
+        kinds = {name.split("_")[0] for name in tokenizer.vocab}
+        if (type(m).__name__ not in ("REMI", "TSD") or not kinds <= set(cls.KINDS)
+                or c.use_programs or c.use_time_signatures or not c.use_velocities
+                or 0 not in c.use_note_duration_programs):
+            return None
+        return cls(tokenizer, batch)
+
+    def __init__(self, tokenizer: Any, batch: int) -> None:
+        super().__init__(batch)
+        m = tokenizer._miditok
+        self.tpq = m.time_division                      # ticks per beat of the decoded score
+        ticks = m._tpb_tokens_to_ticks[self.tpq]        # "1.2.8" -> ticks, durations and shifts
+        per_position = m._compute_ticks_per_pos(self.tpq) if type(m).__name__ == "REMI" else 0
+        self.bar_ticks = 4 * self.tpq                   # 4/4: a Piece has no time signature
+        self.kind, self.ticks = [self.PAD], [0]
+        for name in tokenizer.vocab[1:]:
+            kind, value = name.split("_", 1)
+            self.kind.append(self.KINDS.index(kind))
+            self.ticks.append(int(value) * per_position if kind == "Position"
+                              else ticks[value] if kind in ("TimeShift", "Duration") else 0)
+        # per sequence: bar number (-1 before the first), its tick, the current tick, the kinds
+        # of the two tokens before, the latest note end (-1: none yet)
+        self.state = [[-1, 0, 0, self.PAD, self.PAD, -1] for _ in range(batch)]
+
+    def _feed(self, i: int, token: int) -> None:
+        kind, ticks = self.kind[token], self.ticks[token]
+        if kind == self.PAD:
+            return
+        bar, bar_tick, tick, before, last, end = self.state[i]
+        if kind == self.BAR:
+            if bar >= 0:
+                tick = bar_tick + self.bar_ticks
+            bar, bar_tick = bar + 1, tick
+        elif kind == self.POSITION:
+            bar, tick = max(bar, 0), bar_tick + ticks
+        elif kind == self.SHIFT:
+            tick += ticks
+        elif kind == self.DURATION and last == self.VELOCITY and before == self.PITCH \
+                and tick + ticks > end:
+            end = tick + ticks
+            self.beats[i] = end / self.tpq
+        self.state[i] = [bar, bar_tick, tick, last, kind, end]
+
+
 # --- the result ----------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -585,8 +711,8 @@ class Generator:
         """Sample ``variations`` continuations of one primer, all in one batch.
 
         Length: ``length`` tokens (default 256), or with ``seconds`` until the generated part
-        lasts that many seconds at ``tempo`` bpm (checked every few tokens and trimmed to the
-        first token that reaches it), with ``length`` as the cap on tokens (default 20000).
+        lasts that many seconds at ``tempo`` bpm (followed token by token: each variation ends
+        at the first token that reaches it), with ``length`` as the cap on tokens (default 20000).
         ``temperature`` in (0, 5] (near 0: always the most probable token), ``top_k`` (0 = off),
         ``top_p`` in (0, 1] (1 = off), ``anti_loop`` strength in [0, 1] (0 = off; see
         :class:`LoopGuard`), ``repetition_penalty`` >= 1 (each token seen in the last 32 has its
@@ -623,7 +749,13 @@ class Generator:
     def _sample(self, primer: np.ndarray, cap: int, beats: float | None, variations: int,
                 rng: np.random.Generator, *, temperature: float, top_k: int, top_p: float,
                 anti_loop: float, repetition_penalty: float) -> list[np.ndarray]:
-        """The sampling loop: token arrays (primer first) of every variation."""
+        """The sampling loop: token arrays (primer first) of every variation.
+
+        With a length in ``beats``, each variation ends at the first generated token that makes
+        it last that long, and sampling stops once all have one. A :class:`BeatClock` follows
+        the length token by token; an encoding without one is decoded every
+        ``SECONDS_CHECK_EVERY`` tokens and trimmed by binary search (cost quadratic in length).
+        """
         n, vocab = len(primer), self.vocab_size
         seqs = np.zeros((variations, n + cap), np.int32)
         seqs[:, :n] = primer
@@ -631,6 +763,8 @@ class Generator:
         for t in range(n):
             guard.observe(seqs, t)
         rows = np.arange(variations)[:, None]
+        clock = beat_clock(self.tokenizer, variations) if beats else None
+        reached = np.zeros(variations, np.int64)  # generated tokens up to the first that reaches
         probs = self._engine.start(primer, variations)
         end = n + cap
         for t in range(n, n + cap):
@@ -643,14 +777,21 @@ class Generator:
                                 penalty=repetition_penalty)
             guard.observe(seqs, t)
             done = t + 1 - n
-            if beats and (done % SECONDS_CHECK_EVERY == 0) and all(
+            if clock is not None:
+                reached[(reached == 0) & (clock.feed(seqs[:, t]) >= beats)] = done
+                if reached.all():
+                    end = t + 1
+                    break
+            elif beats and (done % SECONDS_CHECK_EVERY == 0) and all(
                     self._beats(s[n:t + 1]) >= beats for s in seqs):
                 end = t + 1
                 break
             if t + 1 < n + cap:
                 probs = self._engine.step(seqs[:, t])
         tokens = [s[:end] for s in seqs]
-        if beats:
+        if clock is not None:
+            tokens = [s[:n + r] if r else s for s, r in zip(tokens, reached.tolist())]
+        elif beats:
             tokens = [s[:n + self._tokens_for(s[n:], beats)] for s in tokens]
         return tokens
 

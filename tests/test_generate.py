@@ -13,9 +13,10 @@ import pytest
 from core import metrics, presets
 from core.__main__ import main
 from core.encodings import get_tokenizer
-from core.evaluate import checkpoint_report, evaluate_run
+from core.evaluate import SAMPLE_TOKENS, checkpoint_report, evaluate_run
 from core.generate import (GREEDY_BELOW, Generator, LSTMStepper, LoopGuard, WindowForward,
-                           corpus_split, note_pitch, parse_notes, sample, training_sequences)
+                           beat_clock, corpus_split, note_pitch, parse_notes, sample,
+                           training_sequences)
 from core.piece import from_note_list
 from core.runs import Run, checkpoint_name
 from core.train import TrainSpec, train
@@ -57,7 +58,7 @@ def test_every_checkpoint_gets_a_sample_and_its_metrics(studio_run):
     report = studio_run.sample_metrics(1)
     import pretty_midi
     assert pretty_midi.PrettyMIDI(str(midi)).instruments[0].notes
-    assert report["epoch"] == 1 and report["sample_tokens"] == 256
+    assert report["epoch"] == 1 and report["sample_tokens"] == SAMPLE_TOKENS
     for key in ("copy_rate", "longest_copy_seconds", "loop_rate", "token_loop_rate",
                 "distinct_pitches", "pitch_class_entropy_bits", "nll_token", "nll_note",
                 "baseline_nll_token", "baseline_nll_note"):
@@ -165,6 +166,83 @@ def test_seconds_stop_at_the_first_token_that_reaches_the_length(studio):
         assert piece.duration_seconds >= 6 and piece.tempo == 100
         shorter = studio.tokenizer.decode(tokens[result.primer_length:-1])
         assert shorter.duration_beats * 60 / 100 < 6
+
+
+def fixture_pieces() -> list:
+    import pretty_midi
+
+    from core.piece import Piece
+    return [Piece.from_midi(pretty_midi.PrettyMIDI(str(f)), f.stem)
+            for f in sorted(FIXTURES.glob("*.mid"))]
+
+
+def events_like(tokenizer, rng: np.random.Generator, length: int, noise: float) -> np.ndarray:
+    """Token ids shaped like the events encoding's: time tokens (Bar, Position, TimeShift) and
+    whole notes (Pitch, Velocity, Duration), a ``noise`` share of them replaced by any id, PAD
+    included; for an encoding without those tokens, any ids."""
+    vocab = np.array(tokenizer.vocab)
+    ids = {kind: np.flatnonzero(np.char.startswith(vocab, kind + "_"))
+           for kind in ("Bar", "Position", "TimeShift", "Pitch", "Velocity", "Duration")}
+    chunks = [c for c in (["Bar"], ["Position"], ["TimeShift"], ["Pitch", "Velocity", "Duration"])
+              if all(len(ids[k]) for k in c)]
+    out: list[int] = []
+    while len(out) < length:
+        if not chunks or rng.random() < noise:
+            out.append(int(rng.integers(tokenizer.vocab_size)))
+        else:
+            out += [int(rng.choice(ids[k])) for k in chunks[rng.integers(len(chunks))]]
+    return np.array(out[:length])
+
+
+CLOCKED_ENCODINGS = [("events", {"flavor": "remi"}), ("events", {"flavor": "tsd"}),
+                     ("events", {"flavor": "remi", "beat_res": 12, "num_velocities": 4}),
+                     ("chords", {}), ("chords", {"step": 1 / 3}), ("grid", {}), ("drums", {})]
+
+
+@pytest.mark.parametrize("encoding,params", CLOCKED_ENCODINGS)
+def test_beat_clock_is_the_decoded_length_after_every_token(encoding, params):
+    tokenizer = get_tokenizer(encoding, **params).fit(fixture_pieces())
+    rng = np.random.default_rng(0)
+    real = [t[:150] for t in map(tokenizer.encode, fixture_pieces()) if len(t)]
+    sequences = [*real, rng.integers(0, tokenizer.vocab_size, 150), *(
+        events_like(tokenizer, rng, 150, noise) for noise in (0.0, 0.1, 0.3))]
+    batch = np.stack([np.resize(s, 150) for s in sequences]).astype(np.int32)
+    clock = beat_clock(tokenizer, len(batch))
+    assert clock is not None
+    for t in range(batch.shape[1]):
+        lengths = clock.feed(batch[:, t]).copy()
+        assert lengths.tolist() == [tokenizer.decode(s[:t + 1]).duration_beats for s in batch], t
+
+
+@pytest.mark.parametrize("encoding,params", CLOCKED_ENCODINGS[:2] + CLOCKED_ENCODINGS[3:])
+def test_seconds_never_decode_and_match_decoding_every_16_tokens(studio, encoding, params,
+                                                                 monkeypatch):
+    """The token-by-token clock gives what the earlier way (decode the whole output every 16
+    tokens, then a binary search) gave, and decodes nothing while sampling."""
+    import core.generate
+
+    if encoding == "chords" and not params:
+        gen = studio  # the trained run
+    else:
+        tokenizer = get_tokenizer(encoding, **params).fit(fixture_pieces())
+        config = presets.make_config("studio", tokenizer.vocab_size, "small")
+        gen = Generator(presets.build(config), tokenizer, config)
+    primer = gen.primer("note", rng=np.random.default_rng(0))
+    settings = dict(seconds=3, tempo=100, seed=3, variations=3, top_k=20, anti_loop=0.5,
+                    primer=primer)
+    decodes = []
+    monkeypatch.setattr(gen.tokenizer, "decode", lambda tokens, real=gen.tokenizer.decode:
+                        decodes.append(len(tokens)) or real(tokens))
+    fast = gen.generate(**settings)
+    assert decodes == []
+    monkeypatch.setattr(core.generate, "beat_clock", lambda tokenizer, batch: None)
+    before = gen.generate(**settings)
+    assert decodes  # the earlier way did decode
+    assert [t.tolist() for t in fast.tokens] == [t.tolist() for t in before.tokens]
+    for tokens in fast.tokens:
+        generated = tokens[len(primer):]
+        assert gen.tokenizer.decode(generated).duration_beats * 60 / 100 >= 3
+        assert gen.tokenizer.decode(generated[:-1]).duration_beats * 60 / 100 < 3
 
 
 @pytest.mark.parametrize("setting,value,message", [
