@@ -45,7 +45,7 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         f"Drum beats, the DevFest model on drum classes; trained on the {GROOVE_CREDIT}."),
     "bach-skuli-chords": (
         TrainSpec(corpus="bach-chorales", encoding="chords", preset="skuli", size="small",
-                  epochs=20, checkpoint_epochs=[1, 2, 4, 8, 14, 20], max_pieces=100,
+                  epochs=12, checkpoint_epochs=[1, 2, 4, 6, 9, 12], max_pieces=80,
                   val_share=0.15, window=32, seed=7),
         "Bach chorales with the classic Skúli model and chord tokens, to compare with studio."),
 }
