@@ -212,10 +212,12 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log) -> R
     from core import corpus, device, presets
     from core.encodings import get_tokenizer
 
-    if resume:
+    if resume:  # the run's own spec; the caller's epochs (when given) extends or shortens it
         if not run.exists:
             raise ValueError(f"nothing to resume in {run.path}: it has no run.json")
-        spec = TrainSpec.from_dict({**run.config["spec"], "epochs": max(spec.epochs, run.config["spec"]["epochs"])})
+        saved = TrainSpec.from_dict(run.config["spec"])
+        saved.epochs = spec.epochs or saved.epochs
+        spec = saved
     elif run.exists:
         raise ValueError(f"{run.path} already holds a run; use --resume or another folder")
     spec.validate()
@@ -230,11 +232,12 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log) -> R
                          "least 2 (one to train on, one to validate)")
     if not resume:
         tokenizer.fit(train_pieces)
-    if tokenizer.vocab_size - 1 < 2:
-        raise ValueError(f"the corpus gives a vocabulary of {tokenizer.vocab_size - 1} token(s); "
-                         "there is nothing for a model to choose between")
     train_seqs = [tokenizer.encode(p) for p in train_pieces]
     val_seqs = [tokenizer.encode(p) for p in val_pieces]
+    used = len(np.unique(np.concatenate(train_seqs))) if train_seqs else 0
+    if used < 2:
+        raise ValueError(f"the training pieces give a vocabulary of {used} token(s) in the "
+                         f"{spec.encoding} encoding; there is nothing for a model to choose between")
 
     info = device.describe()
     with device.setup():
@@ -401,7 +404,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoding", default="events")
     p.add_argument("--preset", default="studio")
     p.add_argument("--size", choices=["small", "medium", "large"])
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, help="default 10; with --resume, the run's own")
     p.add_argument("--checkpoint-every", type=int, default=1)
     p.add_argument("--checkpoint-epochs", type=_int_list, help="e.g. 1,2,5,10: keep exactly these")
     p.add_argument("--val-share", type=float, default=0.1)
@@ -428,7 +431,7 @@ def _cli_train(args: argparse.Namespace) -> int:
     if not args.corpus and not args.resume:
         raise ValueError("--corpus is required (or --resume an existing run)")
     spec = TrainSpec(corpus=args.corpus or "", encoding=args.encoding, preset=args.preset, size=args.size,
-                     epochs=args.epochs, checkpoint_every=args.checkpoint_every,
+                     epochs=args.epochs or (0 if args.resume else 10), checkpoint_every=args.checkpoint_every,
                      checkpoint_epochs=args.checkpoint_epochs, val_share=args.val_share,
                      batch_size=args.batch_size, learning_rate=args.learning_rate, window=args.window,
                      dropout=args.dropout,
