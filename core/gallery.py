@@ -165,8 +165,8 @@ def model_card(run: Run) -> str:
         lines.append(f"| {e} | {_f(h.get('loss'))} | {_f(h.get('val_loss'))} | {_f(m.get('copy_rate'))} | "
                      f"{m.get('longest_copy_notes', '-')} | {_f(m.get('loop_rate'))} | "
                      f"{_f(m.get('nll_token'))} | {_f(m.get('baseline_nll_token'))} |")
-    lines += ["", f"Rebuild: `python -m core gallery build {c.get('name', run.name)}`"
-              + (" --groove PATH" if c.get("credit") else ""), ""]
+    groove = " --groove PATH" if c.get("credit") else ""
+    lines += ["", f"Rebuild: `python -m core gallery build {c.get('name', run.name)}{groove}`", ""]
     return "\n".join(lines)
 
 
