@@ -12,9 +12,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
+import keras
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from typing import Any
 
 from core import atomic
 from core.paths import SHARED_DATA, SHIPPED_RUNS
-from core.runs import Run, checkpoint_name, list_runs
+from core.runs import Run, checkpoint_name
 from core.train import TrainSpec
 
 GROOVE_CREDIT = "Groove MIDI Dataset, Gillick et al. 2019, CC BY 4.0"
@@ -50,10 +50,6 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         "Bach chorales with the classic Skúli model and chord tokens, to compare with studio."),
 }
 DEFAULT_RUN = "bach-studio-events"
-
-
-def shipped_runs() -> list[Run]:
-    return list_runs(SHIPPED_RUNS)
 
 
 def default_run() -> Run | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core import atomic
 from core.paths import PROJECT_ROOT, user_runs_dir
-from core.runs import STATES_ACTIVE, Run, list_runs
+from core.runs import STATES_ACTIVE, Run
 from core.train import TrainSpec
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -165,4 +165,4 @@ def _cli_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["start", "resume", "stop", "state", "list_jobs", "active_jobs", "new_run_dir", "list_runs"]
+__all__ = ["start", "resume", "stop", "state", "list_jobs", "active_jobs", "new_run_dir"]
