@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--skuli-size", default="large")
     ap.add_argument("--studio-size", default="large")
     ap.add_argument("--budget", type=float, default=300.0, help="skuli's training budget, seconds")
+    ap.add_argument("--batch", type=int, default=128,
+                    help="batch size for both models (skuli's own default), so each step is comparable")
     ap.add_argument("--chunk", type=int, default=10, help="skuli: batches between validation checks")
     ap.add_argument("--studio-chunk", type=int, default=1,
                     help="studio: batches between checks (it reaches the bar within a few)")
@@ -52,7 +54,7 @@ def main() -> None:
     val = make_windows(val_s, window, many_to_many=False, max_samples=2000)
 
     def build(preset, size):
-        cfg = presets.make_config(preset, tok.vocab_size, size, window=window)
+        cfg = presets.make_config(preset, tok.vocab_size, size, window=window, batch_size=args.batch)
         return presets.compile_model(presets.build(cfg), cfg), cfg
 
     def val_loss(model, many_to_many):
@@ -100,7 +102,7 @@ def main() -> None:
     skuli_time = next(t for t, l in skuli["curve"] if l <= target)
     print(json.dumps({
         "corpus": args.corpus, "pieces": len(pieces), "encoding": args.encoding,
-        "vocab": tok.vocab_size, "window": window, "device": device.describe(),
+        "vocab": tok.vocab_size, "window": window, "batch": args.batch, "device": device.describe(),
         "skuli": skuli, "studio": studio,
         "tokens_per_s_ratio": round(studio["tokens_per_s"] / skuli["tokens_per_s"], 1),
         "target_val_loss": target, "studio_reached_target": reached,
