@@ -30,35 +30,32 @@ from core.modelconfig import (DEFAULTS, MANY_TO_MANY, SIZES, ModelConfig,  # noq
 
 
 # --- custom layers (registered, so .keras files load with safe_mode=True) ------------------
-@keras.saving.register_keras_serializable(package="composer")
-class ScaleTokens(layers.Layer):
-    """Token ids -> floats in [0, 1) of shape ``(batch, T, 1)``: the seed models' input."""
+class _TokenInput(layers.Layer):
+    """A parameter-free input layer that needs to know the vocabulary size."""
 
     def __init__(self, vocab_size: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.vocab_size = int(vocab_size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+@keras.saving.register_keras_serializable(package="composer")
+class ScaleTokens(_TokenInput):
+    """Token ids -> floats in [0, 1) of shape ``(batch, T, 1)``: the seed models' input."""
 
     def call(self, tokens):
         x = keras.ops.cast(tokens, self.compute_dtype) / float(self.vocab_size)
         return keras.ops.expand_dims(x, -1)
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "vocab_size": self.vocab_size}
-
 
 @keras.saving.register_keras_serializable(package="composer")
-class OneHot(layers.Layer):
+class OneHot(_TokenInput):
     """Token ids -> one-hot vectors ``(batch, T, vocab)``: the ragtime model's input."""
-
-    def __init__(self, vocab_size: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
 
     def call(self, tokens):
         return keras.ops.one_hot(keras.ops.cast(tokens, "int32"), self.vocab_size, dtype=self.compute_dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "vocab_size": self.vocab_size}
 
 
 # --- builders ------------------------------------------------------------------------------
