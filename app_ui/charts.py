@@ -49,6 +49,12 @@ def copying_figure(points: list[tuple[int, dict[str, Any]]], height: int = 340) 
             fig.add_trace(go.Scatter(x=epochs, y=[None if y is None else 100 * y for y in ys],
                                      name=name, mode="lines+markers",
                                      line=dict(color=COLORS[key], width=3)))
+    heldout = next((m["heldout_copy_rate"] for _, m in points
+                    if isinstance(m.get("heldout_copy_rate"), (int, float))), None)
+    if heldout is not None:  # real music the model never saw shares this much with the corpus
+        fig.add_hline(y=100 * heldout, line=dict(color=COLORS["copy_rate"], dash="dot"),
+                      annotation_text="held-out chorales' own copy rate",
+                      annotation_position="bottom right")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       title="When does the model start copying?",
                       xaxis_title="epoch", yaxis_title="% of the sample", yaxis_range=[0, 100],

@@ -1,7 +1,8 @@
 """Cached calls into ``core`` for the pages, and the one way a composition is shown.
 
 - models: ``load_generator`` (``st.cache_resource``: one per checkpoint file per process), the
-  copy index of a run's corpus (``corpus_index``), and ``warm_up`` (the compose path, once);
+  run's ``LoadedRun`` (corpus split and copy index, parsed in the background when it is not
+  cached yet), and ``warm_up`` (the compose path, once);
 - audio: ``audio_for`` / ``midi_file_audio`` (``st.cache_data`` keyed by MIDI bytes or file), so
   a rerun never re-renders;
 - runs: ``all_runs``, ``usable_runs``, ``default_run``, ``checkpoint_choices``;
@@ -10,16 +11,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from dataclasses import dataclass, field
+import threading
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app_ui.settings import run_roots
+from core.compose import Composition
 
 log = logging.getLogger("composer_studio.app")
 
@@ -75,30 +75,30 @@ def _stamp(path: Path) -> float:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _generator(run_dir: str, epoch: int | None, stamp: float):
+def _generator(run_dir: str, created: Any, epoch: int | None, stamp: float):
     from core.generate import Generator
 
-    return Generator.from_run(run_dir, epoch=epoch)
+    return Generator.from_run(_loaded_run(run_dir, created), epoch=epoch)
 
 
 def load_generator(run_dir: str | Path, epoch: int | None = None):
-    """The generator for one checkpoint, loaded once per process (and again if the file changes)."""
+    """The generator for one checkpoint, loaded once per process (and again if the file changes),
+    sharing the run's cached ``LoadedRun`` (corpus split, copy index) with the metrics."""
     from core.runs import Run
 
     run = Run(run_dir)
-    return _generator(str(run.path), epoch, _stamp(run.checkpoint(epoch)))
+    if not run.exists:
+        raise ValueError(f"{run.path} is not a run folder (no run.json)")
+    return _generator(str(run.path), run.config.get("created"), epoch, _stamp(run.checkpoint(epoch)))
 
 
 # --- audio and pictures --------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=128)
-def _wav_from_midi(midi: bytes, name: str) -> tuple[bytes, str | None]:
-    from core.piece import Piece
+def _wav(midi: bytes, _piece) -> tuple[bytes, str | None]:
+    """WAV of ``_piece``, cached by its MIDI bytes (Streamlit does not hash ``_``-arguments)."""
     from core.render import render_audio
-    import io
-    import pretty_midi
 
-    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi))
-    audio = render_audio(Piece.from_midi(pm, name), sample_rate=SAMPLE_RATE)
+    audio = render_audio(_piece, sample_rate=SAMPLE_RATE)
     return audio.wav_bytes(), audio.warning
 
 
@@ -115,23 +115,21 @@ def render(piece, stereo: bool = True) -> tuple[bytes, str | None]:
 
 def audio_for(piece) -> tuple[bytes, str | None]:
     """``(wav bytes, warning)`` for a Piece, cached by its MIDI bytes (corpus previews)."""
-    return _wav_from_midi(piece.to_midi_bytes(), piece.name)
+    return _wav(piece.to_midi_bytes(), piece)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def midi_file_audio(path: str, stamp: float) -> tuple[bytes, str | None]:
     """WAV for a MIDI file on disk (checkpoint samples), cached by path and modification time."""
-    return _wav_from_midi(Path(path).read_bytes(), Path(path).stem)
+    return audio_for(midi_file_piece(path, stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def midi_file_piece(path: str, stamp: float):
-    """The Piece in a MIDI file on disk (checkpoint samples)."""
-    import pretty_midi
+    """The Piece in a MIDI file on disk (checkpoint samples), read like any MIDI file."""
+    from core.corpus import read_midi
 
-    from core.piece import Piece
-
-    return Piece.from_midi(pretty_midi.PrettyMIDI(path), Path(path).stem)
+    return read_midi(path)
 
 
 @st.cache_resource(show_spinner=False)
@@ -154,89 +152,57 @@ def piano_roll(piece, title: str | None = None, height: int | None = None):
 
 
 # --- compositions --------------------------------------------------------------------------
-@dataclass
-class Composition:
-    """One generated piece, ready to show: everything is bytes or plain data."""
-
-    title: str
-    piece: Any
-    midi: bytes
-    wav: bytes
-    audio_warning: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    musicxml: bytes | None = None
-    musicxml_problem: str | None = None
-    created: float = field(default_factory=time.time)
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha1(self.midi + str(self.created).encode()).hexdigest()[:10]
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _corpus_index(run_dir: str, created: Any):
-    """The copy-rate index of a run's training pieces (built once per run per process)."""
-    from core.generate import corpus_split
-    from core.metrics import CorpusIndex
-    from core.runs import Run
+def _loaded_run(run_dir: str, created: Any):
+    """The run's corpus split, sequences and copy index (``core.loaded.LoadedRun``), built once
+    per run per process and shared by every visitor."""
+    from core.loaded import LoadedRun
 
-    run = Run(run_dir)
-    train, _ = corpus_split(run)
-    return CorpusIndex(train, instruments=run.tokenizer().instrument_kind)
+    return LoadedRun(run_dir)
 
 
-def corpus_index(run):
-    return _corpus_index(str(run.path), run.config.get("created"))
+def _ready_corpus_index(run):
+    """The copy index when it is quick to have; ``None`` (loop numbers only) while a corpus that
+    was never parsed on this machine is parsed in the background (minutes for a whole built-in
+    corpus), or when the run's corpus is gone."""
+    loaded_run = _loaded_run(str(run.path), run.config.get("created"))
+    if not loaded_run.corpus_is_cached:
+        threading.Thread(target=_build_index, args=(loaded_run,), daemon=True).start()
+        return None
+    try:
+        return loaded_run.copy_index
+    except ValueError:  # the run's corpus cannot be loaded any more
+        return None
+
+
+def _build_index(loaded_run) -> None:
+    with _INDEX_LOCK:  # one corpus parse at a time, whoever asked first
+        try:
+            loaded_run.copy_index
+        except ValueError:
+            log.info("the corpus of %s cannot be loaded", loaded_run.run.name)
+
+
+_INDEX_LOCK = threading.Lock()
 
 
 def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,
             metrics: bool = False, stereo: bool = True, **options) -> list[Composition]:
-    """Generate with ``options`` (see ``core.generate.Generator.generate``) and render each
-    variation; ``metrics`` adds copy and loop rates, ``score`` a MusicXML file; ``stereo=False``
-    renders mono (half the WAV for the browser to fetch and decode)."""
+    """``core.compose.compose`` with the cached generator and copy index: ``options`` as for
+    ``Generator.generate``; ``stereo=False`` renders mono (half the WAV for a browser)."""
+    from core.compose import compose as compose_pieces
     from core.runs import Run
 
     run = Run(run_dir)
-    generator = load_generator(run.path, epoch)
-    result = generator.generate(**options)
-    pieces = result.pieces
-    out = []
-    for i, piece in enumerate(pieces, start=1):
-        wav, warning = render(piece, stereo)
-        title = f"{run.name} · {checkpoint_label(run, epoch)}"
-        if len(pieces) > 1:
-            title += f" · variation {i}"
-        c = Composition(title=title, piece=piece, midi=piece.to_midi_bytes(), wav=wav,
-                        audio_warning=warning,
-                        settings={"run": run.name, "epoch": epoch, **_plain(options), "seed": result.seed})
-        if metrics:
-            c.metrics = _metrics(run, piece)
-        if score:
-            from core.render import to_musicxml
-            try:
-                c.musicxml = to_musicxml(piece, title=title)
-            except ValueError as e:  # e.g. a drum-only piece has no score; say so by the buttons
-                c.musicxml_problem = str(e)
-            except Exception:  # music21 could not notate it: a short note here, details in the log
-                log.exception("MusicXML export failed for %s", title)
-                c.musicxml_problem = "the score export failed for this piece (MIDI and WAV are fine)"
-        out.append(c)
-    return out
-
-
-def _metrics(run, piece) -> dict[str, Any]:
-    """Copy and loop numbers of a generated piece; loop rate alone if the corpus is gone."""
-    from core.metrics import piece_metrics
-
-    try:
-        return piece_metrics(piece, corpus_index(run))
-    except ValueError:  # the run's corpus cannot be loaded any more (e.g. a deleted upload)
-        return piece_metrics(piece)
-
-
-def _plain(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}
+    index = None
+    if metrics:
+        index = _ready_corpus_index(run)
+    made, _ = compose_pieces(load_generator(run.path, epoch), f"{run.name} · {checkpoint_label(run, epoch)}",
+                             stereo=stereo, sample_rate=SAMPLE_RATE, score=score,
+                             copy_index=index, with_metrics=metrics, **options)
+    for c in made:
+        c.settings.update(run=run.name, epoch=epoch)
+    return made
 
 
 METRIC_LABELS = {

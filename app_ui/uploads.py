@@ -1,78 +1,23 @@
-"""What the Corpus page does with uploaded files: size limit, parsing through ``core.corpus``
-(every track kept, drums too), and a copy on disk so that the Train page can train on them.
-
-``load_uploads`` is the one function the page calls; it raises ``ValueError`` with a message
-for a person (too large, nothing chosen, no usable MIDI in the files).
-"""
+"""Streamlit's uploaded files -> ``core.uploads`` with the app's upload limit."""
 
 from __future__ import annotations
 
-import re
-import time
-from pathlib import Path
 from typing import Callable, Iterable
 
 from app_ui.settings import upload_limit_mb
-
-MB = 2**20
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from core import uploads
+from core.uploads import save_uploads, uploaded_sets  # noqa: F401  (the pages' imports)
 
 
 def as_pairs(uploaded: Iterable) -> list[tuple[str, bytes]]:
     """``(file name, bytes)`` for Streamlit's UploadedFile objects (or pairs passed through)."""
-    out = []
-    for f in uploaded or []:
-        out.append(f if isinstance(f, tuple) else (f.name, f.getvalue()))
-    return out
+    return [f if isinstance(f, tuple) else (f.name, f.getvalue()) for f in uploaded or []]
 
 
 def check_size(files: list[tuple[str, bytes]], limit_mb: float | None = None) -> None:
-    limit_mb = upload_limit_mb() if limit_mb is None else limit_mb
-    total = sum(len(data) for _, data in files)
-    if total > limit_mb * MB:
-        raise ValueError(f"the files add up to {total / MB:.1f} MB and the limit is "
-                         f"{limit_mb:g} MB; upload fewer files or a smaller zip")
+    uploads.check_size(files, upload_limit_mb() if limit_mb is None else limit_mb)
 
 
 def load_uploads(files: list[tuple[str, bytes]], limit_mb: float | None = None,
                  progress: Callable[[int, int, str], None] | None = None):
-    """Parse uploaded MIDI files / zips into a ``core.corpus`` result; ``ValueError`` if unusable."""
-    from core import corpus
-
-    if not files:
-        raise ValueError("choose one or more .mid / .midi files, or a .zip of them, first")
-    check_size(files, limit_mb)
-    return corpus.load_uploads(files, kind="all", progress=progress)
-
-
-def uploads_root() -> Path:
-    from core.paths import data_dir
-
-    root = data_dir() / "uploads"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def save_uploads(name: str, pieces) -> Path:
-    """Keep the usable uploaded pieces as MIDI files in a folder of their own, for the Train page.
-
-    The pieces are written back from what ``core.corpus`` parsed (not the raw upload), so a
-    training job only ever reads clean files, and the members of a zip become plain files.
-    """
-    from core import atomic
-
-    stem = _SAFE.sub("-", name).strip("-.") or "my-midi"
-    folder = uploads_root() / stem
-    if folder.exists():
-        folder = uploads_root() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for i, piece in enumerate(pieces, start=1):
-        base = _SAFE.sub("-", Path(str(piece.name)).stem).strip("-.")[:60] or "piece"
-        atomic.write_bytes(folder / f"{i:04d}-{base}.mid", piece.to_midi_bytes())
-    return folder
-
-
-def uploaded_sets() -> list[Path]:
-    """Folders of earlier uploads, newest first (corpora for the Train page)."""
-    root = uploads_root()
-    return sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime,
-                  reverse=True)
+    return uploads.load_uploads(files, upload_limit_mb() if limit_mb is None else limit_mb, progress)

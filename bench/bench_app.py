@@ -117,7 +117,8 @@ def tiny_run(base: Path) -> Path:
     run_dir = base / "runs" / "tiny"
     if not (run_dir / "best.keras").is_file():
         sys.path.insert(0, str(ROOT))
-        from core.train import TrainSpec, train
+        from core.settings import TrainSpec
+        from core.train import train
 
         shutil.rmtree(run_dir, ignore_errors=True)
         train(TrainSpec(corpus="bach-chorales", max_pieces=6, encoding="chords", preset="studio",

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import metrics  # noqa: E402
+from core import metrics, ngram  # noqa: E402
 from core.piece import Piece, Track  # noqa: E402
 
 JSB = Path("/work/shared/data/jsb/jsb-chorales-16th.json")
@@ -122,7 +122,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     walk = 60 + np.cumsum(rng.choice([-2, -1, 1, 2], 1000))
     tokens, vocab_size = chord_tokens(splits)
-    baseline = metrics.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size)
+    baseline = ngram.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size)
     nll_ms, window = model_nll_ms(tokens["valid"], vocab_size, repeats=3)
 
     result = {
@@ -144,7 +144,7 @@ def main() -> None:
         "ngram_vocab": vocab_size,
         "ngram_train_tokens": int(sum(len(t) for t in tokens["train"])),
         "ngram_fit_ms": median_ms(
-            lambda: metrics.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size), slow),
+            lambda: ngram.ngram_baseline(tokens["train"], n=3, vocab_size=vocab_size), slow),
         "ngram_valid_nll_ms": median_ms(lambda: baseline.nll(tokens["valid"]), slow),
         "ngram_valid_nats_per_token": round(baseline.nll(tokens["valid"]), 4),
         "valid_tokens": int(sum(len(t) for t in tokens["valid"])),

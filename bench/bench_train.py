@@ -43,7 +43,7 @@ def main() -> None:
 
     from core import corpus, device, presets
     from core.encodings import get_tokenizer
-    from core.train import make_windows
+    from core.data import make_windows
 
     keras.utils.set_random_seed(0)
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces

@@ -35,6 +35,12 @@ def describe() -> dict[str, Any]:
     return {"backend": backend, "device": kind, "gpus": len(names), "name": label}
 
 
+def kind_of(name: str) -> str:
+    """``"GPU"`` or ``"CPU"`` from a device name as :func:`describe` writes it (``"1 x NVIDIA
+    H200"``, ``"CPU (2 cores)"``): anything that is not a CPU is a GPU here."""
+    return "CPU" if not name or name.upper().startswith(("CPU", "UNKNOWN")) else "GPU"
+
+
 def setup() -> contextlib.AbstractContextManager:
     """Mixed precision on GPU; a MirroredStrategy scope for several TensorFlow GPUs."""
     info = describe()

@@ -8,19 +8,20 @@ wait in state ``queued`` (see ``core.train._device_slot``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from core import atomic
+from core import atomic, device
 from core.paths import PROJECT_ROOT, user_runs_dir
-from core.runs import STATES_ACTIVE, Run
-from core.train import TrainSpec
+from core.runs import STATES_ACTIVE, Run, RunState
+from core.settings import TrainSpec, to_args
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -49,9 +50,9 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
         raise ValueError(f"{run.path} already holds a run")
     run.path.mkdir(parents=True, exist_ok=True)
     run.clear_stop_request()
-    run.write_status(state="queued", epoch=run.status.get("epoch", 0), epochs=spec.epochs,
+    run.write_status(state=RunState.QUEUED, epoch=run.status.get("epoch", 0), epochs=spec.epochs,
                      message="starting", pid=None)
-    cmd = [sys.executable, "-m", "core", "train", "--run-dir", str(run.path), *_spec_args(spec)]
+    cmd = [sys.executable, "-m", "core", "train", "--run-dir", str(run.path), *to_args(spec)]
     if resume:
         cmd.append("--resume")
     atomic.write_json(run.path / "job.json", {"command": cmd, "started": time.time()})
@@ -61,16 +62,6 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     run.write_status(pid=proc.pid)
     return run
-
-
-def _spec_args(spec: TrainSpec) -> list[str]:
-    args = []
-    for key, value in spec.to_dict().items():
-        if isinstance(value, list):
-            value = ",".join(map(str, value))
-        if value is not None:
-            args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
 
 
 def resume(run_dir: str | Path, epochs: int | None = None) -> Run:
@@ -91,7 +82,7 @@ def state(run: Run) -> str:
     if st in STATES_ACTIVE and not _alive(status.get("pid")):
         # a job that was just launched may not have written its pid yet
         if time.time() - float(status.get("updated", 0)) > 10:
-            return "interrupted"
+            return RunState.INTERRUPTED
     return st
 
 
@@ -139,30 +130,66 @@ def active_jobs(root: Path | None = None) -> list[Run]:
     return [r for r, st in list_jobs(root) if st in STATES_ACTIVE]
 
 
-# --- command line --------------------------------------------------------------------------
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("jobs", help="list or stop background training jobs")
-    jsub = p.add_subparsers(dest="jobs_command", required=True)
-    ls = jsub.add_parser("list", help="list training jobs and their state")
-    ls.add_argument("--root", type=Path, help="runs folder (default: the user data folder)")
-    ls.set_defaults(func=_cli_list)
-    st = jsub.add_parser("stop", help="ask a running job to save and stop")
-    st.add_argument("run_dir")
-    st.add_argument("--wait", type=float, default=60.0, help="seconds to wait for it (default 60)")
-    st.set_defaults(func=_cli_stop)
+def delete_run(run: Run, *, demo: bool = False) -> None:
+    """Remove a user run folder. Refuses shipped runs, active jobs, demo mode and any folder
+    outside the user runs folder."""
+    if demo:
+        raise ValueError("deleting is switched off in demo mode")
+    if run.shipped:
+        raise ValueError("gallery runs that ship with the app cannot be deleted")
+    if state(run) in STATES_ACTIVE:
+        raise ValueError("this run is still training; stop it on the Train page first")
+    root = user_runs_dir().resolve()
+    if run.path.resolve().parent != root:
+        raise ValueError(f"{run.name} is not in your runs folder ({root}); delete it by hand")
+    shutil.rmtree(run.path.resolve())
 
 
-def _cli_list(args: argparse.Namespace) -> int:
-    for run, st in list_jobs(args.root):
-        s = run.status
-        print(f"{st:12s} epoch {s.get('epoch', 0)}/{s.get('epochs', '?'):<4} {run.path}  {s.get('message', '')}")
-    return 0
+@dataclass
+class JobSummary:
+    """What the Train page shows of one job, read from its folder."""
+
+    state: RunState
+    epoch: int            # finished epochs
+    epochs: int           # asked for
+    batch: int
+    batches: int
+    progress: float       # 0..1, within the epoch too while running
+    progress_text: str
+    loss: float | None    # the latest batch's
+    tokens_per_s: float | None
+    eta_s: float | None
+    device: str           # "GPU" or "CPU"
+    device_name: str
+    can_resume: bool
+    resume_label: str     # "Resume" (not finished yet) or "Train more"
+
+    @property
+    def active(self) -> bool:
+        return self.state in STATES_ACTIVE
 
 
-def _cli_stop(args: argparse.Namespace) -> int:
-    run = stop(args.run_dir, wait=args.wait)
-    print(f"{state(run)}: {run.path}")
-    return 0
-
-
-__all__ = ["start", "resume", "stop", "state", "list_jobs", "active_jobs", "new_run_dir"]
+def summary(run: Run) -> JobSummary:
+    """The job's state, progress and numbers, and whether (and how) it can be resumed: from its
+    latest checkpoint, once it is no longer active."""
+    st = RunState(state(run))
+    status, rows = run.status, run.history()
+    epochs = int(status.get("epochs") or run.config.get("spec", {}).get("epochs") or 1)
+    epoch = int(status.get("epoch") or 0)
+    batches, batch = int(status.get("batches") or 0), int(status.get("batch") or 0)
+    running = st == RunState.RUNNING and batches > 0
+    progress = min((epoch + (batch / batches if running else 0)) / epochs, 1.0)
+    text = f"epoch {min(epoch + (st == RunState.RUNNING), epochs)} of {epochs}"
+    if running:
+        text += f" · batch {batch}/{batches}"
+    name = str(status.get("device") or run.config.get("device") or "unknown")
+    loss = status.get("loss")
+    return JobSummary(
+        state=st, epoch=epoch, epochs=epochs, batch=batch, batches=batches, progress=progress,
+        progress_text=text, loss=float(loss) if isinstance(loss, (int, float)) else None,
+        tokens_per_s=rows[-1].get("tokens_per_s") if rows else None,
+        eta_s=status.get("eta_s") if st in STATES_ACTIVE else None,
+        device=device.kind_of(name), device_name=name,
+        can_resume=st in (RunState.STOPPED, RunState.INTERRUPTED, RunState.FAILED,
+                          RunState.FINISHED) and bool(run.epochs()) and run.exists,
+        resume_label="Resume" if epoch < epochs and st != RunState.FINISHED else "Train more")

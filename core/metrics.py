@@ -7,8 +7,8 @@
   :func:`find_cycle` (the cycle a sequence ends in, for the anti-loop sampler).
 - **Pitch and time**: distinct pitches, pitch-class histogram and entropy (bits), their distance
   to the corpus's, and the share of the piece during which nothing sounds.
-- **Likelihood**: held-out negative log-likelihood in nats per token of a Keras model
-  (:func:`model_nll`) and of an n-gram baseline (:func:`ngram_baseline`), and per note.
+- **Likelihood**: nats per note (:func:`nll_per_note`); the n-gram baseline is
+  ``core.ngram``, a model's held-out NLL ``core.likelihood.heldout_nll``.
 
 :func:`piece_metrics` gathers the piece-level numbers into one JSON-ready dict.
 
@@ -20,18 +20,13 @@ the same MIDI number. Transposition is **not** normalized: a transposed copy is 
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
+
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from core.encodings.base import PAD
 from core.piece import END, PITCH, START, Piece
-
-if TYPE_CHECKING:  # keras is heavy to import and only model_nll uses a model
-    import keras
 
 #: A token sequence: int ids, as a list or a 1-D array.
 Tokens = Sequence[int] | np.ndarray
@@ -314,116 +309,10 @@ def empty_time_share(piece: Piece) -> float:
 
 
 # --- likelihood --------------------------------------------------------------------------
-class NGramModel:
-    """An n-gram model over token ids with interpolated Witten-Bell smoothing.
-
-    ``P(w | h) = (c(h, w) + T(h) * P(w | h')) / (c(h) + T(h))``, where ``c`` counts the training
-    tokens, ``T(h)`` is the number of distinct tokens seen after context ``h`` and ``h'`` drops
-    the oldest token of ``h``; below the unigram sits a uniform distribution over the whole
-    vocabulary, so every token of ``vocab_size`` has a probability and each ``P(. | h)`` sums
-    to 1. Contexts never seen fall back to the longest seen suffix.
-    """
-
-    def __init__(self, n: int, vocab_size: int) -> None:
-        if n < 1 or vocab_size < 1:
-            raise ValueError(f"need n >= 1 and vocab_size >= 1, got n={n}, vocab_size={vocab_size}")
-        self.n = n
-        self.vocab_size = vocab_size
-        # context (up to n-1 tokens) -> (counts of the next token, their sum, distinct tokens)
-        self._stats: dict[tuple[int, ...], tuple[Counter[int], int, int]] = {}
-
-    def fit(self, seqs: Iterable[Tokens]) -> "NGramModel":
-        """Count every token of ``seqs`` after each of its contexts of 0 to ``n-1`` tokens."""
-        counts: dict[tuple[int, ...], Counter[int]] = defaultdict(Counter)
-        for seq in seqs:
-            tokens = [int(t) for t in np.asarray(seq).ravel()]
-            if tokens and not 0 <= min(tokens) <= max(tokens) < self.vocab_size:
-                raise ValueError(f"token ids must lie in 0..{self.vocab_size - 1}")
-            for t, token in enumerate(tokens):
-                for k in range(min(t, self.n - 1) + 1):
-                    counts[tuple(tokens[t - k:t])][token] += 1
-        self._stats = {h: (c, sum(c.values()), len(c)) for h, c in counts.items()}
-        return self
-
-    def prob(self, token: int, context: Sequence[int]) -> float:
-        """``P(token | context)``; only the last ``n-1`` tokens of ``context`` matter."""
-        p = 1.0 / self.vocab_size
-        context = tuple(int(t) for t in context[max(0, len(context) - self.n + 1):])
-        for k in range(len(context) + 1):
-            stats = self._stats.get(context[len(context) - k:])
-            if stats is None:  # a longer context extends this one, so it is unseen too
-                break
-            counts, total, types = stats
-            p = (counts.get(int(token), 0) + types * p) / (total + types)
-        return p
-
-    def nll(self, seqs: Iterable[Tokens]) -> float:
-        """Mean negative log-likelihood (nats per token) of every token but each sequence's first.
-
-        The first token is skipped to score the same tokens as :func:`model_nll`.
-        """
-        total, count = 0.0, 0
-        for seq in seqs:
-            tokens = [int(t) for t in np.asarray(seq).ravel()]
-            for t in range(1, len(tokens)):
-                total -= math.log(self.prob(tokens[t], tokens[max(0, t - self.n + 1):t]))
-                count += 1
-        return _per_token(total, count)
-
-
-def ngram_baseline(train_seqs: Iterable[Tokens], n: int = 3, *, vocab_size: int) -> NGramModel:
-    """An ``n``-gram model with Witten-Bell smoothing (:class:`NGramModel`) fitted on the seqs."""
-    return NGramModel(n, vocab_size).fit(train_seqs)
-
-
-def _per_token(total_nats: float, count: int) -> float:
-    if not count:
-        raise ValueError("nothing to score: every sequence is shorter than 2 tokens")
-    return float(total_nats / count)
-
-
-def _windows(seqs: Iterable[Tokens], window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Teacher-forcing pairs ``(inputs, targets)``, each ``(chunks, window)`` int32, PAD-filled.
-
-    Each sequence is cut into consecutive chunks of ``window`` inputs whose targets are the
-    next tokens, so every token but the first is a target exactly once.
-    """
-    inputs, targets = [], []
-    for seq in seqs:
-        tokens = np.asarray(seq, dtype=np.int32).ravel()
-        for start in range(0, len(tokens) - 1, window):
-            chunk = tokens[start:start + window + 1]
-            inputs.append(np.pad(chunk[:-1], (0, window + 1 - len(chunk)), constant_values=PAD))
-            targets.append(np.pad(chunk[1:], (0, window + 1 - len(chunk)), constant_values=PAD))
-    shape = (len(inputs), window)
-    return (np.array(inputs, np.int32).reshape(shape), np.array(targets, np.int32).reshape(shape))
-
-
-def model_nll(model: keras.Model, seqs: Iterable[Tokens], window: int, batch_size: int = 64) -> float:
-    """Mean negative log-likelihood (nats per token) of a Keras many-to-many model on ``seqs``.
-
-    ``model`` maps int tokens ``(batch, window)`` to next-token probabilities
-    ``(batch, window, vocab)`` (a softmax output); it runs through ``predict_on_batch``, one
-    compiled graph for all batches. Each sequence is read in consecutive, non-overlapping
-    windows of ``window`` tokens (the model starts fresh in each window, as in training; a
-    sequence's last window is PAD-filled after its end), and every token but the sequence's
-    first is scored given the tokens before it in its window. A probability below 1e-12 is
-    counted as 1e-12.
-    """
-    inputs, targets = _windows(seqs, window)
-    total = 0.0
-    for at in range(0, len(inputs), batch_size):
-        x, y = inputs[at:at + batch_size], targets[at:at + batch_size]
-        probs = np.asarray(model.predict_on_batch(x))
-        picked = np.take_along_axis(probs, y[..., None].astype(np.int64), axis=-1)[..., 0]
-        total -= np.log(np.maximum(picked[y != PAD].astype(np.float64), _MIN_PROB)).sum()
-    return _per_token(total, int(np.count_nonzero(targets != PAD)))
-
-
 def nll_per_note(nats_per_token: float, seqs: Iterable[Tokens], n_notes: int) -> float:
     """Turn nats per token on ``seqs`` into nats per note: total nats over ``n_notes`` notes.
 
-    The total counts the tokens that :func:`model_nll` and :meth:`NGramModel.nll` score (every
+    The total counts the tokens that ``heldout_nll`` and :meth:`NGramModel.nll` score (every
     token but each sequence's first).
     """
     if n_notes < 1:

@@ -9,54 +9,56 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-# size -> architecture numbers, per preset. "large" is each seed model's original size.
-SIZES: dict[str, dict[str, dict[str, Any]]] = {
-    "skuli": {
-        "small": {"units": [128, 128, 128], "dense": 64},
-        "medium": {"units": [256, 256, 256], "dense": 128},
-        "large": {"units": [512, 512, 512], "dense": 256},
-    },
-    "softology": {
-        "small": {"units": [128, 64], "dense": 32},
-        "medium": {"units": [256, 128], "dense": 64},
-        "large": {"units": [512, 256], "dense": 128},
-    },
-    "devfest": {
-        "small": {"embed": 32, "units": [64], "dense": 64},
-        "medium": {"embed": 64, "units": [128], "dense": 128},
-        "large": {"embed": 64, "units": [256], "dense": 256},
-    },
-    "ragtime": {
-        "small": {"units": [64]},
-        "medium": {"units": [128]},
-        "large": {"units": [256]},
-    },
-    "studio": {
-        "small": {"embed": 64, "units": [256]},
-        "medium": {"embed": 128, "units": [384, 384]},
-        "large": {"embed": 256, "units": [512, 512, 512]},
-    },
-}
+@dataclass(frozen=True)
+class Preset:
+    """One named architecture: its sizes, its defaults for everything else, and how it reads
+    and generates. The Keras builder is ``core.presets``'s function of the same name, its NumPy
+    inference form ``core.inference.engine_for`` (a stepper when ``many_to_many``, else a sliding
+    window); a test checks every preset has both."""
 
-# Per-preset defaults for everything that is not a size.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "skuli": {"window": 100, "dropout": 0.3, "optimizer": "rmsprop", "learning_rate": 1e-3,
-              "size": "large", "batch_size": 128},
-    "softology": {"window": 100, "dropout": 0.3, "optimizer": "adam", "learning_rate": 1e-3,
-                  "size": "large", "batch_size": 128},
-    "devfest": {"window": 200, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
-                "size": "large", "batch_size": 128},
-    "ragtime": {"window": 30, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-2,
-                "size": "small", "batch_size": 32},
-    "studio": {"window": 128, "dropout": 0.1, "optimizer": "adam", "learning_rate": 2e-3,
-               "size": "small", "batch_size": 32, "clipnorm": 1.0},
-}
+    name: str
+    summary: str
+    sizes: dict[str, dict[str, Any]]   # "small" / "medium" / "large" -> architecture numbers
+    defaults: dict[str, Any]           # everything that is not a size ("size": the default one)
+    many_to_many: bool                 # every position supervised; generates with the state carried
 
-MANY_TO_MANY = {"ragtime", "studio"}
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("skuli", "Classical-Piano-Composer: 3 LSTMs over a window of scaled token ids",
+           {"small": {"units": [128, 128, 128], "dense": 64},
+            "medium": {"units": [256, 256, 256], "dense": 128},
+            "large": {"units": [512, 512, 512], "dense": 256}},
+           {"window": 100, "dropout": 0.3, "optimizer": "rmsprop", "learning_rate": 1e-3,
+            "size": "large", "batch_size": 128}, many_to_many=False),
+    Preset("softology", "Softology's LSTM composer: 2 LSTMs with batch normalization",
+           {"small": {"units": [128, 64], "dense": 32},
+            "medium": {"units": [256, 128], "dense": 64},
+            "large": {"units": [512, 256], "dense": 128}},
+           {"window": 100, "dropout": 0.3, "optimizer": "adam", "learning_rate": 1e-3,
+            "size": "large", "batch_size": 128}, many_to_many=False),
+    Preset("devfest", "The DevFest 2021 drum-beat notebook: embedding, LSTM, dense, ELU",
+           {"small": {"embed": 32, "units": [64], "dense": 64},
+            "medium": {"embed": 64, "units": [128], "dense": 128},
+            "large": {"embed": 64, "units": [256], "dense": 256}},
+           {"window": 200, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
+            "size": "large", "batch_size": 128}, many_to_many=False),
+    Preset("ragtime", "The ragtime many-to-many LSTM on one-hot tokens",
+           {"small": {"units": [64]}, "medium": {"units": [128]}, "large": {"units": [256]}},
+           {"window": 30, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-2,
+            "size": "small", "batch_size": 32, "train_on": "pieces"}, many_to_many=True),
+    Preset("studio", "The studio default: embedding, stacked LSTM, every position supervised",
+           {"small": {"embed": 64, "units": [256]},
+            "medium": {"embed": 128, "units": [384, 384]},
+            "large": {"embed": 256, "units": [512, 512, 512]}},
+           {"window": 128, "dropout": 0.1, "optimizer": "adam", "learning_rate": 2e-3,
+            "size": "small", "batch_size": 32, "clipnorm": 1.0, "train_on": "pieces"},
+           many_to_many=True),
+]}
+TRAIN_ON = ("windows", "pieces")
 
 
 def preset_names() -> list[str]:
-    return list(SIZES)
+    return list(PRESETS)
 
 
 @dataclass
@@ -75,10 +77,14 @@ class ModelConfig:
     learning_rate: float = 1e-3
     clipnorm: float | None = None
     batch_size: int = 32
+    #: "windows" (each from a zero state) or "pieces" (whole pieces, the state carried through
+    #: them as in generation; many-to-many presets only); see ``core.data``.
+    train_on: str = "windows"
+    max_len: int = 4096  # "pieces": longer pieces are cut into chunks of this many tokens
 
     @property
     def many_to_many(self) -> bool:
-        return self.preset in MANY_TO_MANY
+        return PRESETS[self.preset].many_to_many
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,17 +97,22 @@ class ModelConfig:
 
 def make_config(preset: str, vocab_size: int, size: str | None = None, **overrides: Any) -> ModelConfig:
     """The config of ``preset`` at ``size``, with any field overridden (None means default)."""
-    if preset not in SIZES:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(SIZES)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if vocab_size < 2:
         raise ValueError(f"vocabulary of {vocab_size} token(s): a model needs at least 2 to choose from")
-    defaults = dict(DEFAULTS[preset])
+    p = PRESETS[preset]
+    defaults = dict(p.defaults)
     size = size or defaults.pop("size")
     defaults.pop("size", None)
-    if size not in SIZES[preset]:
-        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES[preset])}")
-    values = {**defaults, **SIZES[preset][size]}
+    if size not in p.sizes:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(p.sizes)}")
+    values = {**defaults, **p.sizes[size]}
     values.update({k: v for k, v in overrides.items() if v is not None})
     if int(values["window"]) < 1:
         raise ValueError("window must be at least 1 token")
+    if values.get("train_on", "windows") not in TRAIN_ON:
+        raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}")
+    if values.get("train_on") == "pieces" and not p.many_to_many:
+        raise ValueError(f"{preset} predicts one token after a window; it trains on windows only")
     return ModelConfig(preset=preset, vocab_size=int(vocab_size), size=size, **values)

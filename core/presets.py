@@ -25,8 +25,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from core.modelconfig import (DEFAULTS, MANY_TO_MANY, SIZES, ModelConfig,  # noqa: F401
-                              make_config, preset_names)
+from core.modelconfig import PRESETS, ModelConfig, make_config, preset_names  # noqa: F401
 
 
 # --- custom layers (registered, so .keras files load with safe_mode=True) ------------------
@@ -61,8 +60,10 @@ class OneHot(_TokenInput):
 # --- builders ------------------------------------------------------------------------------
 def build(config: ModelConfig) -> keras.Model:
     """The uncompiled model of ``config``; see :func:`compile_model`."""
-    tokens = keras.Input(shape=(config.window,), dtype="int32", name="tokens")
-    out = _BUILDERS[config.preset](tokens, config)
+    # a whole-piece model takes any length; a windowed one its window
+    length = None if config.train_on == "pieces" else config.window
+    tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
+    out = BUILDERS[config.preset](tokens, config)
     return keras.Model(tokens, out, name=config.preset)
 
 
@@ -71,7 +72,9 @@ def compile_model(model: keras.Model, config: ModelConfig) -> keras.Model:
     if config.clipnorm:
         kw["clipnorm"] = config.clipnorm
     optimizer = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[config.optimizer](**kw)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+    # the mean over real (weighted) targets: padding after a piece's end is not a target
+    loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+    model.compile(optimizer=optimizer, loss=loss,
                   weighted_metrics=["sparse_categorical_accuracy"])
     return model
 
@@ -136,8 +139,9 @@ def _studio(tokens, c: ModelConfig):
     return _softmax(x, c.vocab_size)
 
 
-_BUILDERS = {"skuli": _skuli, "softology": _softology, "devfest": _devfest,
-             "ragtime": _ragtime, "studio": _studio}
+#: The Keras builder of every preset in ``core.modelconfig.PRESETS``, by name.
+BUILDERS = {"skuli": _skuli, "softology": _softology, "devfest": _devfest,
+            "ragtime": _ragtime, "studio": _studio}
 
 
 def load_model(path) -> keras.Model:

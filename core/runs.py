@@ -29,13 +29,36 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from core import atomic
+from core.encodings import load_tokenizer
+from core.paths import SHIPPED_RUNS
 
 HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds"]
-STATES_ACTIVE = ("queued", "running", "stopping")
+
+
+class RunState(StrEnum):
+    """A run's ``status.json`` state. ``INTERRUPTED`` is never written: ``core.jobs.state`` reads
+    it off an active state whose process is gone."""
+
+    QUEUED = "queued"          # waiting for the device (another training holds it)
+    RUNNING = "running"
+    STOPPING = "stopping"      # a stop was asked for; the job saves a checkpoint and ends
+    STOPPED = "stopped"        # ended on request, resumable
+    FINISHED = "finished"
+    FAILED = "failed"          # the message says why
+    INTERRUPTED = "interrupted"
+    UNKNOWN = "unknown"        # no status.json yet
+
+    @property
+    def active(self) -> bool:
+        return self in STATES_ACTIVE
+
+
+STATES_ACTIVE = (RunState.QUEUED, RunState.RUNNING, RunState.STOPPING)
 _EPOCH_RE = re.compile(r"^epoch_(\d{4,})\.keras$")
 
 
@@ -63,7 +86,6 @@ class Run:
 
     @property
     def shipped(self) -> bool:
-        from core.paths import SHIPPED_RUNS
         try:
             self.path.resolve().relative_to(SHIPPED_RUNS.resolve())
             return True
@@ -79,7 +101,6 @@ class Run:
         atomic.write_json(self.path / "run.json", config)
 
     def tokenizer(self):
-        from core.encodings import load_tokenizer
         return load_tokenizer(self.path / "tokenizer.json")
 
     # --- status --------------------------------------------------------------------------

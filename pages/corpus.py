@@ -46,15 +46,10 @@ def _format(key: str, value) -> str:
 
 def _vocab_sizes(pieces) -> dict[str, str]:
     """Vocabulary size per encoding (fitted on these pieces), or why it does not apply."""
-    from core.encodings import encoding_names, get_tokenizer
+    from core.encodings import vocabulary_sizes
 
-    sizes = {}
-    for name in encoding_names():
-        try:
-            sizes[name] = f"{get_tokenizer(name).fit(pieces).vocab_size:,}"
-        except Exception as e:  # e.g. a drum encoding on a corpus without drums
-            sizes[name] = f"— ({str(e).strip()[:80] or type(e).__name__})"
-    return sizes
+    return {name: f"{size:,}" if isinstance(size, int) else f"— ({size})"
+            for name, size in vocabulary_sizes(pieces).items()}
 
 
 with page_guard("Corpus"):

@@ -67,6 +67,7 @@ def _table(run, points) -> dict[str, list]:
                 for _, m in points]
     table = {"epoch": [e for e, _ in points], "copied %": col("copy_rate", 100),
              "longest copy (s)": col("longest_copy_seconds"), "loop %": col("loop_rate", 100),
+             "held-out copied %": col("heldout_copy_rate", 100),
              "held-out NLL / token": col("nll_token", digits=3),
              "3-gram baseline": col("baseline_nll_token", digits=3)}
     return {k: v for k, v in table.items() if k == "epoch" or any(x is not None for x in v)}
@@ -102,6 +103,8 @@ with page_guard("Gallery"):
     run = runs[paths.index(chosen)]
 
     st.header(run.name)
+    if run.config.get("description"):  # which run is which, and why (shipped runs say so)
+        st.markdown(run.config["description"])
     card = run.model_card()
     if card:
         with st.expander("Model card", expanded=False):

@@ -6,6 +6,7 @@ from app_ui import action, demo_mode, page_guard
 from app_ui.layout import header
 from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
                           show_composition, usable_runs)
+from core.settings import SamplingSettings, bounds
 
 KEEP = 12  # earlier results kept on the page (newest first)
 PRIMERS = {"note": "A single note", "corpus": "A window from the corpus",
@@ -61,7 +62,8 @@ with page_guard("Generate"):
         with st.expander("More"):
             top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
             max_tokens = st.number_input("Token limit (stops here even if shorter than the length)",
-                                         64, 20_000, 4096, 64, key="gen_max_tokens")
+                                         64, int(bounds(SamplingSettings, "length")[1]), 4096, 64,
+                                         key="gen_max_tokens")
             penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
                                 key="gen_repetition_penalty")
         primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())]

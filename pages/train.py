@@ -12,7 +12,6 @@ from app_ui.layout import demo_notice, header
 from app_ui.uploads import uploaded_sets
 
 POLL_S = 1.5  # seconds between looks at a running job's folder
-ACTIVE = ("queued", "running", "stopping")
 STATE_ICONS = {"queued": "hourglass_empty", "running": "directions_run", "stopping": "pan_tool",
                "stopped": "pause_circle", "finished": "check_circle", "failed": "error",
                "interrupted": "warning", "unknown": "help"}
@@ -32,7 +31,7 @@ def _setup_form() -> None:
     """The settings and the Start button."""
     from core import corpus, jobs, modelconfig as presets
     from core.encodings import encoding_names
-    from core.train import TrainSpec
+    from core.settings import TrainSpec
 
     uploads = {f"{p.name} (your upload)": str(p) for p in uploaded_sets()}
     builtin = [b["name"] for b in corpus.list_builtin()]
@@ -55,12 +54,14 @@ def _setup_form() -> None:
                               help="Pieces held out to measure how well the model generalises.")
         max_pieces = c4.number_input("Pieces to use (0 = all)", 0, 100_000, 60, key="train_max_pieces")
         with st.expander("Advanced"):
-            a1, a2, a3, a4 = st.columns(4)
+            a1, a2, a3, a4, a5 = st.columns(5)
             window = a1.number_input("Window (tokens, 0 = preset default)", 0, 1024, 0, key="train_window")
             batch = a2.number_input("Batch size (0 = preset default)", 0, 4096, 0, key="train_batch")
             lr = a3.number_input("Learning rate (0 = preset default)", 0.0, 1.0, 0.0, format="%.4f",
                                  key="train_lr")
-            seed = a4.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+            patience = a4.number_input("Stop after … epochs without a better validation loss "
+                                       "(0 = never)", 0, 1000, 0, key="train_patience")
+            seed = a5.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
         submitted = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary", key="train_start")
     if submitted:
         with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
@@ -69,7 +70,8 @@ def _setup_form() -> None:
                              preset=preset, size=size, epochs=int(epochs), checkpoint_every=int(every),
                              val_share=float(val_share), max_pieces=int(max_pieces) or None,
                              window=int(window) or None, batch_size=int(batch) or None,
-                             learning_rate=float(lr) or None, seed=int(seed))
+                             learning_rate=float(lr) or None, patience=int(patience) or None,
+                             seed=int(seed))
             run = jobs.start(spec)
             st.session_state["train_job"] = str(run.path)
             st.toast(f"Started {run.name}", icon=":material/directions_run:")
@@ -78,66 +80,57 @@ def _setup_form() -> None:
 def _job_panel(run_dir: str) -> None:
     """Live view of one job: state, progress, chart, Stop/Resume. Polls while it is active."""
     from core import jobs
-    from core.runs import Run
+    from core.runs import Run, RunState
 
     run = Run(run_dir)
-    state = jobs.state(run)
-    status = run.status
-    rows = run.history()
-    st.markdown(f"#### :material/{STATE_ICONS.get(state, 'help')}: `{run.name}` — {state}")
-    if status.get("message"):
-        st.caption(status["message"])
-
-    epochs = int(status.get("epochs") or run.config.get("spec", {}).get("epochs") or 1)
-    epoch = int(status.get("epoch") or 0)
-    batches, batch = int(status.get("batches") or 0), int(status.get("batch") or 0)
-    done = min((epoch + (batch / batches if batches and state == "running" else 0)) / epochs, 1.0)
-    st.progress(done, text=f"epoch {min(epoch + (state == 'running'), epochs)} of {epochs}"
-                + (f" · batch {batch}/{batches}" if batches and state == "running" else ""))
+    job = jobs.summary(run)
+    st.markdown(f"#### :material/{STATE_ICONS.get(job.state, 'help')}: `{run.name}` — {job.state}")
+    if run.status.get("message"):
+        st.caption(run.status["message"])
+    st.progress(job.progress, text=job.progress_text)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Loss (now)", f"{status['loss']:.3f}" if isinstance(status.get("loss"), (int, float)) else "—")
-    c2.metric("Tokens / s", f"{rows[-1]['tokens_per_s']:,.0f}" if rows and "tokens_per_s" in rows[-1] else "—")
-    c3.metric("Time left", _fmt_seconds(status.get("eta_s")) if state in ACTIVE else "—")
-    device = status.get("device") or run.config.get("device") or "—"
-    c4.metric("Device", "GPU" if "GPU" in str(device).upper() and "CPU" not in str(device).upper() else "CPU",
-              help=str(device))
-    st.plotly_chart(history_figure(rows, run.best_epoch()), key="train_chart", width="stretch")
+    c1.metric("Loss (now)", f"{job.loss:.3f}" if job.loss is not None else "—")
+    c2.metric("Tokens / s", f"{job.tokens_per_s:,.0f}" if job.tokens_per_s else "—")
+    c3.metric("Time left", _fmt_seconds(job.eta_s) if job.active else "—")
+    c4.metric("Device", job.device, help=job.device_name)
+    st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="train_chart", width="stretch")
 
-    if state == "failed":
-        st.error(f"The training failed: {status.get('message') or 'no reason was recorded'}.", icon=":material/error:")
+    if job.state == RunState.FAILED:
+        st.error(f"The training failed: {run.status.get('message') or 'no reason was recorded'}.",
+                 icon=":material/error:")
         st.info("Fix the settings above and start a new run" + (", or resume from the last "
                 "checkpoint." if run.epochs() else "."), icon=":material/arrow_forward:")
-    elif state == "interrupted":
+    elif job.state == RunState.INTERRUPTED:
         st.warning("The training process ended without finishing (the machine restarted, or it was "
                    "killed).", icon=":material/warning:")
 
     if demo_mode():
         return
     b1, b2, b3, _ = st.columns([1, 2, 1, 2], vertical_alignment="center")
-    if state in ("queued", "running"):
+    if job.state in (RunState.QUEUED, RunState.RUNNING):
         if b1.button("Stop", icon=":material/stop:", key="train_stop"):
             with action("Stopping", hint="Try again in a moment."):
                 jobs.stop(run.path)
                 st.toast("Asked the job to save a checkpoint and stop.", icon=":material/pan_tool:")
-    can_resume = state in ("stopped", "interrupted", "failed", "finished") and bool(run.epochs()) and run.exists
-    if can_resume:
-        more = b3.number_input("Train up to epoch", min_value=epoch + 1, value=max(epochs, epoch + 1),
-                               key="train_resume_epochs", label_visibility="collapsed",
-                               help="Resume trains until this epoch.")
-        label = "Resume" if epoch < epochs and state != "finished" else "Train more"
-        if b2.button(f"{label} to epoch {int(more)}", icon=":material/play_arrow:", key="train_resume"):
+    if job.can_resume:
+        more = b3.number_input("Train up to epoch", min_value=job.epoch + 1,
+                               value=max(job.epochs, job.epoch + 1), key="train_resume_epochs",
+                               label_visibility="collapsed", help="Resume trains until this epoch.")
+        if b2.button(f"{job.resume_label} to epoch {int(more)}", icon=":material/play_arrow:",
+                     key="train_resume"):
             with action("Resuming", hint="Start a new run instead."):
                 jobs.resume(run.path, epochs=int(more))
                 st.rerun(scope="app")
     # when the job stops being active, rerun the whole page once so the polling ends
     was_active = st.session_state.get("train_was_active", {}).get(run_dir)
-    st.session_state.setdefault("train_was_active", {})[run_dir] = state in ACTIVE
-    if was_active and state not in ACTIVE:
+    st.session_state.setdefault("train_was_active", {})[run_dir] = job.active
+    if was_active and not job.active:
         st.rerun(scope="app")
 
 
 with page_guard("Train"):
     from core import jobs
+    from core.runs import STATES_ACTIVE
 
     if demo_mode():
         demo_notice("Training")
@@ -152,7 +145,7 @@ with page_guard("Train"):
         paths = [str(r.path) for r, _ in job_list]
         states = {str(r.path): s for r, s in job_list}
         if st.session_state.get("train_job") not in paths:
-            active = [p for p in paths if states[p] in ACTIVE]
+            active = [p for p in paths if states[p] in STATES_ACTIVE]
             st.session_state["train_job"] = active[0] if active else paths[0]
         chosen = st.selectbox("Job", paths, key="train_job",
                               format_func=lambda p: p.rsplit("/", 1)[-1])
@@ -160,5 +153,5 @@ with page_guard("Train"):
             st.dataframe({"run": [r.name for r, _ in job_list], "state": [s for _, s in job_list],
                           "epoch": [f"{r.status.get('epoch', 0)}/{r.status.get('epochs', '?')}"
                                     for r, _ in job_list]}, hide_index=True, key="train_jobs_table")
-        every = POLL_S if states.get(chosen) in ACTIVE else None
+        every = POLL_S if states.get(chosen) in STATES_ACTIVE else None
         st.fragment(run_every=every)(_job_panel)(chosen)

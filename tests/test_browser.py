@@ -9,6 +9,7 @@ works. ``UPDATE_SCREENSHOTS=1`` saves the screenshots to ``docs/screenshots/``. 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_app import CHROMIUM, StudioServer, compose_once, launch_chromium, open_home, tiny_run  # noqa: E402
+from bench_app import CHROMIUM, StudioServer, compose_once, launch_chromium, open_home  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found")]
@@ -33,13 +34,15 @@ CHART_POINTS_JS = """(n) => Array.from(document.querySelectorAll('.js-plotly-plo
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, tiny_run):
     base = tmp_path_factory.getbasetemp() / "app"
     base.mkdir(exist_ok=True)
     data = tmp_path_factory.mktemp("browser-data")
     saved = os.environ.get("COMPOSER_DATA")
     os.environ["COMPOSER_DATA"] = str(base / "data")
-    run = tiny_run(base)
+    run = base / "runs" / "tiny"
+    if not run.is_dir():
+        shutil.copytree(tiny_run.path, run)
     (base / "data" / "cache").mkdir(parents=True, exist_ok=True)
     (data / "cache").symlink_to(base / "data" / "cache")  # parsed corpora: no second parse
     os.environ["COMPOSER_DATA"] = str(data)

@@ -10,7 +10,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from core.encodings import PAD, get_tokenizer, load_tokenizer
+from core.encodings import PAD, get_tokenizer, load_tokenizer, tokenizer_from_json
 from core.encodings.drums import choose_rest_lengths, spell_rests
 from core.paths import SHARED_DATA
 from core.piece import END, PITCH, START, VELOCITY, Piece, Track
@@ -82,6 +82,24 @@ def test_chords_keep_octaves_and_rests(fitted, pieces):
     names = tok.token_names(tok.encode(pieces["piano"]))
     assert names[:3] == ["C2.C5", "G3", "C4.E4.G4"]  # bass and tune, broken chord, block chord
     assert "REST" in tok.token_names(tok.encode(pieces["melody"]))
+
+
+def test_chords_pc_writes_chords_as_normal_order_pitch_classes(pieces):
+    """The original Skúli vocabulary: a chord is its pitch classes, a single note keeps its
+    octave, and a chord plays back in one octave from C4."""
+    from core.encodings.chords import normal_order
+
+    corpus = list(pieces.values())
+    classic, octaves = get_tokenizer("chords-pc").fit(corpus), get_tokenizer("chords").fit(corpus)
+    assert classic.vocab_size < octaves.vocab_size
+    names = classic.token_names(classic.encode(pieces["piano"]))
+    assert names[:3] == ["0", "G3", "0.4.7"]  # C2+C5 -> pitch class 0; G3 alone; C-E-G
+    decoded = classic.decode(classic.encode(pieces["piano"]))
+    chord_notes = decoded.notes[decoded.notes[:, START] == 1.0, PITCH]
+    assert sorted(chord_notes.tolist()) == [60, 64, 67]
+    assert normal_order([0, 5, 9]) == [5, 9, 0] and normal_order([7, 11, 2]) == [7, 11, 2]
+    again = tokenizer_from_json(classic.to_json())
+    assert again.vocab == classic.vocab and again.pitch_classes
 
 
 def test_grid_rounds_and_caps_durations(fitted, pieces):

@@ -8,9 +8,9 @@ from core import gallery, jobs
 from core.generate import Generator
 from core.paths import SHIPPED_RUNS
 from core.runs import Run
-from core.train import TrainSpec
+from core.settings import TrainSpec
 
-RUNS = [Run(SHIPPED_RUNS / name) for name in gallery.SHIPPED if (SHIPPED_RUNS / name / "run.json").is_file()]
+RUNS = [Run(SHIPPED_RUNS / name) for name in gallery.SHIPPED]  # every one must ship
 
 
 def test_the_default_model_ships():
@@ -19,14 +19,15 @@ def test_the_default_model_ships():
 
 def test_checkpoints_folder_stays_small():
     total = sum(p.stat().st_size for p in SHIPPED_RUNS.rglob("*") if p.is_file())
-    assert total <= 60 * 2**20, f"checkpoints/ is {total / 2**20:.1f} MB"
+    assert total <= 100 * 2**20, f"checkpoints/ is {total / 2**20:.1f} MB"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
 def test_shipped_run_is_complete(run):
+    assert run.exists, f"{run.path} is missing: python -m core gallery build {run.name}"
     assert len(run.epochs()) >= 6
     card = run.model_card()
-    assert card and "Copy rate by epoch" in card and f"{run.config['params']:,}" in card
+    assert card and "Copying and held-out likelihood by epoch" in card and f"{run.config['params']:,}" in card
     for epoch in run.epochs():
         assert run.sample_path(epoch, ".mid").is_file()
         m = run.sample_metrics(epoch)
@@ -43,17 +44,13 @@ def test_every_shipped_checkpoint_generates(run):
         assert result.tokens[0].min() > 0  # never PAD
 
 
-def test_bach_copying_grows_with_epochs():
-    run = Run(SHIPPED_RUNS / "bach-studio-events")
-    if not run.exists:
-        pytest.skip("bach-studio-events not built")
+def test_the_memorising_run_copies_more_and_more():
+    run = Run(SHIPPED_RUNS / "bach-memorise-events")
     rates = [run.sample_metrics(e)["copy_rate"] for e in run.epochs()]
     early, late = rates[: len(rates) // 2], rates[-2:]
     assert max(early) < min(late), rates
 
 
 def test_shipped_runs_are_read_only():
-    if not RUNS:
-        pytest.skip("no shipped runs")
     with pytest.raises(ValueError, match="read-only"):
         jobs.start(TrainSpec(corpus="bach-chorales", epochs=1), RUNS[0].path, resume=True)

@@ -11,31 +11,29 @@ import numpy as np
 import pytest
 
 from core import metrics, presets
-from core.__main__ import main
+from core.cli import main
 from core.encodings import get_tokenizer
 from core.evaluate import SAMPLE_TOKENS, checkpoint_report, evaluate_run
-from core.generate import (GREEDY_BELOW, Generator, LSTMStepper, LoopGuard, WindowForward,
-                           beat_clock, corpus_split, note_pitch, parse_notes, sample,
-                           training_sequences)
+from core.generate import Generator
+from core.inference import LSTMStepper, WindowForward
+from core.loaded import loaded
+from core.notes import note_pitch, parse_notes
 from core.piece import from_note_list
 from core.runs import Run, checkpoint_name
-from core.train import TrainSpec, train
+from core.sampling import GREEDY_BELOW, LoopGuard, sample
 
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).parent / "fixtures" / "midi"
 
 
-@pytest.fixture(scope="module")
-def studio_run(tmp_path_factory) -> Run:
-    """A real one-epoch training; its monitor writes the checkpoint report."""
-    os.environ["COMPOSER_DATA"] = str(tmp_path_factory.getbasetemp() / "composer-data")
-    spec = TrainSpec(corpus="bach-chorales", max_pieces=6, encoding="chords", preset="studio",
-                     size="small", epochs=1, window=32, batch_size=64, seed=1)
-    return train(spec, tmp_path_factory.mktemp("runs") / "studio", queue=False, log=lambda m: None)
+@pytest.fixture
+def studio_run(tiny_run) -> Run:
+    """The session's real training (its checkpoint hook wrote every report)."""
+    return tiny_run
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def studio(studio_run) -> Generator:
     return Generator.from_run(studio_run.path, 1)
 
@@ -64,6 +62,12 @@ def test_every_checkpoint_gets_a_sample_and_its_metrics(studio_run):
                 "baseline_nll_token", "baseline_nll_note"):
         assert isinstance(report[key], (int, float)), key
     assert 0 < report["nll_token"] < 10 and 0 < report["baseline_nll_token"] < 10
+    # the stateful held-out measure, by position, and the held-out pieces as the reference
+    assert list(report["nll_by_position"]) == ["0-127", "128-255", "256-511", "512+"]
+    assert report["val_pieces"] == len(studio_run.config["split"]["val"]) >= 1
+    assert 0 <= report["heldout_copy_rate"] <= 1 and 0 <= report["heldout_loop_rate"] <= 1
+    first = report["nll_by_position"]["0-127"]
+    assert first is not None and 0 < first < 10
 
 
 def test_report_is_reproducible_and_eval_writes_nothing(studio_run, capsys):
@@ -72,7 +76,7 @@ def test_report_is_reproducible_and_eval_writes_nothing(studio_run, capsys):
     assert {k: v for k, v in again.items() if "seconds" not in k} == \
         {k: v for k, v in json.loads(before).items() if "seconds" not in k}
     stamp = studio_run.sample_path(1, ".json").stat().st_mtime
-    assert main(["eval", "--run", str(studio_run.path)]) == 0
+    assert main(["eval", "--run", str(studio_run.path), "--epoch", "1"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["epoch"] == 1 and printed["copy_rate"] == again["copy_rate"]
     assert studio_run.sample_path(1, ".json").stat().st_mtime == stamp
@@ -81,7 +85,7 @@ def test_report_is_reproducible_and_eval_writes_nothing(studio_run, capsys):
 
 # --- the NumPy recurrence equals the Keras model --------------------------------------------
 def test_stepper_equals_the_trained_keras_model_on_real_music(studio_run, studio):
-    seqs = [s for s in training_sequences(studio_run) if len(s) >= 32]
+    seqs = [s for s in loaded(studio_run).train_sequences if len(s) >= 32]
     x = np.stack([seqs[0][:32], seqs[-1][-32:]]).astype(np.int32)
     want = np.asarray(studio.model.predict_on_batch(x))
     got = LSTMStepper(studio.model).run(x)
@@ -207,7 +211,7 @@ def test_beat_clock_is_the_decoded_length_after_every_token(encoding, params):
     sequences = [*real, rng.integers(0, tokenizer.vocab_size, 150), *(
         events_like(tokenizer, rng, 150, noise) for noise in (0.0, 0.1, 0.3))]
     batch = np.stack([np.resize(s, 150) for s in sequences]).astype(np.int32)
-    clock = beat_clock(tokenizer, len(batch))
+    clock = tokenizer.beat_clock(len(batch))
     assert clock is not None
     for t in range(batch.shape[1]):
         lengths = clock.feed(batch[:, t]).copy()
@@ -235,7 +239,7 @@ def test_seconds_never_decode_and_match_decoding_every_16_tokens(studio, encodin
                         decodes.append(len(tokens)) or real(tokens))
     fast = gen.generate(**settings)
     assert decodes == []
-    monkeypatch.setattr(core.generate, "beat_clock", lambda tokenizer, batch: None)
+    monkeypatch.setattr(gen.tokenizer, "beat_clock", lambda batch: None)
     before = gen.generate(**settings)
     assert decodes  # the earlier way did decode
     assert [t.tolist() for t in fast.tokens] == [t.tolist() for t in before.tokens]
@@ -310,16 +314,15 @@ def test_many_to_one_presets_generate_in_one_batch(studio_run, tmp_path, preset)
     assert greedy == probs[1:].argmax() + 1
 
 
-def test_a_many_to_one_model_with_other_layers_runs_through_keras():
+def test_a_model_without_a_numpy_form_is_refused_not_run_slowly():
     import keras
     tokenizer = cycle_model()[0].tokenizer
     tokens = keras.Input((8,), dtype="int32")
     x = keras.layers.Embedding(tokenizer.vocab_size, 8)(tokens)
-    x = keras.layers.GRU(16)(x)  # no NumPy form: Keras's predict function is used
+    x = keras.layers.GRU(16)(x)  # no NumPy form
     model = keras.Model(tokens, keras.layers.Dense(tokenizer.vocab_size, activation="softmax")(x))
-    gen = Generator(model, tokenizer, presets.make_config("devfest", tokenizer.vocab_size, window=8))
-    result = gen.generate(6, seed=0, variations=2)
-    assert all(len(t) == result.primer_length + 6 and (t > 0).all() for t in result.tokens)
+    with pytest.raises(ValueError, match="no NumPy form"):
+        Generator(model, tokenizer, presets.make_config("devfest", tokenizer.vocab_size, window=8))
 
 
 def test_drum_encodings_come_out_on_the_drum_channel(studio_run, tmp_path):
@@ -340,12 +343,13 @@ def test_program_and_tempo_are_applied(studio):
 
 
 # --- primers ---------------------------------------------------------------------------------
-def test_corpus_primer_is_a_window_of_a_training_piece(studio_run, studio):
+def test_corpus_primer_is_the_opening_of_a_training_piece(studio_run, studio):
+    """A model trained on whole pieces is primed the way it learnt: from a piece's start."""
     primer = studio.primer("corpus", rng=np.random.default_rng(5))
     assert len(primer) == 32
-    text = " ".join(map(str, primer))
-    assert any(text in " ".join(map(str, s)) for s in training_sequences(studio_run))
-    train, val = corpus_split(studio_run)
+    openings = [s[:32].tolist() for s in loaded(studio_run).train_sequences]
+    assert primer.tolist() in openings
+    train, val = loaded(studio_run).split
     assert [p.name for p in train] == studio_run.config["split"]["train"]
     # the corpus's own music is left out of the result unless asked for
     result = studio.generate(16, primer="corpus", seed=2)
@@ -432,3 +436,14 @@ def test_cli_writes_numbered_variations_and_wav(studio_run, tmp_path, capsys):
     assert main(["generate", "--run", str(studio_run.path), "--length", "8", "--out", str(out),
                  "--primer-text", "C4 X9"]) == 2
     assert "X9" in capsys.readouterr().err
+
+
+def test_a_hostile_primer_file_is_refused_by_the_bounded_reader(studio, tmp_path):
+    """The primer goes through the corpus's reader: limits first, then a sandboxed parse."""
+    huge = tmp_path / "huge.mid"
+    huge.write_bytes(b"MThd" + b"\0" * (6 * 2**20))
+    with pytest.raises(ValueError, match=r"too large \(6\.0 MB > 5 MB\)"):
+        studio.primer("midi", midi=str(huge))
+    truncated = (FIXTURES / "melody.mid").read_bytes()[:40]
+    with pytest.raises(ValueError, match="not a readable MIDI file"):
+        studio.primer("midi", midi=truncated)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from core import metrics
+from core import metrics, ngram
 from core.piece import END, PITCH, START, TRACK, Piece, Track, from_note_list
 
 CHORALES = ["bach/bwv66.6", "bach/bwv1.6", "bach/bwv10.7", "bach/bwv101.7"]
@@ -228,8 +228,8 @@ VOCAB = 24
 def test_ngram_baseline_is_near_zero_on_a_deterministic_sequence_and_not_on_random():
     cycle = np.arange(1, 11)
     rng = np.random.default_rng(6)
-    deterministic = metrics.ngram_baseline([np.tile(cycle, 50)], vocab_size=VOCAB)
-    random = metrics.ngram_baseline([rng.integers(1, VOCAB, 500)], vocab_size=VOCAB)
+    deterministic = ngram.ngram_baseline([np.tile(cycle, 50)], vocab_size=VOCAB)
+    random = ngram.ngram_baseline([rng.integers(1, VOCAB, 500)], vocab_size=VOCAB)
     det_nll = deterministic.nll([np.tile(cycle, 5)])
     rand_nll = random.nll([rng.integers(1, VOCAB, 200)])
     assert det_nll < 0.1
@@ -239,45 +239,13 @@ def test_ngram_baseline_is_near_zero_on_a_deterministic_sequence_and_not_on_rand
 
 @pytest.mark.parametrize("context", [(), (3,), (3, 4), (4, 3), (23, 23)])
 def test_ngram_probabilities_sum_to_one(context):
-    model = metrics.ngram_baseline([[1, 2, 3, 4, 5, 3, 4, 6], [3, 4, 5]], n=3, vocab_size=VOCAB)
+    model = ngram.ngram_baseline([[1, 2, 3, 4, 5, 3, 4, 6], [3, 4, 5]], n=3, vocab_size=VOCAB)
     assert sum(model.prob(w, context) for w in range(VOCAB)) == pytest.approx(1.0)
 
 
 def test_ngram_rejects_tokens_outside_the_vocabulary():
     with pytest.raises(ValueError, match="token ids"):
-        metrics.ngram_baseline([[1, 2, VOCAB]], vocab_size=VOCAB)
-
-
-@pytest.fixture(scope="module")
-def untrained_model():
-    keras = pytest.importorskip("keras")
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((None,), dtype="int32"),
-                              keras.layers.Embedding(VOCAB, 8),
-                              keras.layers.LSTM(16, return_sequences=True),
-                              keras.layers.Dense(VOCAB, activation="softmax")])
-    return model
-
-
-def test_model_nll_of_an_untrained_model_is_about_ln_vocab(untrained_model):
-    rng = np.random.default_rng(7)
-    seqs = [rng.integers(1, VOCAB, length) for length in (1, 2, 17, 40, 100)]
-    nll = metrics.model_nll(untrained_model, seqs, window=16, batch_size=4)
-    assert nll == pytest.approx(math.log(VOCAB), abs=0.05)
-    assert metrics.model_nll(untrained_model, seqs, window=16, batch_size=64) == pytest.approx(nll)
-
-
-def test_model_nll_scores_each_next_token_given_the_ones_before(untrained_model):
-    seq = np.random.default_rng(8).integers(1, VOCAB, 13)
-    probs = np.asarray(untrained_model(seq[None, :-1]))[0]
-    expected = -np.mean(np.log(probs[np.arange(12), seq[1:]]))
-    assert metrics.model_nll(untrained_model, [seq], window=12) == pytest.approx(expected, rel=1e-5)
-    assert metrics.model_nll(untrained_model, [seq], window=20) == pytest.approx(expected, rel=1e-5)
-
-
-def test_model_nll_needs_something_to_score(untrained_model):
-    with pytest.raises(ValueError, match="nothing to score"):
-        metrics.model_nll(untrained_model, [[5]], window=8)
+        ngram.ngram_baseline([[1, 2, VOCAB]], vocab_size=VOCAB)
 
 
 def test_nll_per_note_spreads_the_scored_tokens_nats_over_the_notes():

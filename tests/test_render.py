@@ -478,18 +478,13 @@ def test_musicxml_skips_drums_with_a_note():
 
 # --- command line ---------------------------------------------------------------------------
 def test_cli_renders_a_midi_file(tmp_path, capsys):
-    import argparse
-
-    from core.render import add_cli
+    from core.cli import main
 
     midi = tmp_path / "band.mid"
     midi.write_bytes(band().to_midi_bytes())
-    parser = argparse.ArgumentParser()
-    add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["render", str(midi), "--wav", str(tmp_path / "band.wav"),
-                              "--musicxml", str(tmp_path / "band.musicxml"),
-                              "--roll", str(tmp_path / "band.html"), "--backend", "simple"])
-    assert args.func(args) == 0
+    assert main(["render", str(midi), "--wav", str(tmp_path / "band.wav"),
+                 "--musicxml", str(tmp_path / "band.musicxml"),
+                 "--roll", str(tmp_path / "band.html"), "--backend", "simple"]) == 0
     assert wav_info((tmp_path / "band.wav").read_bytes())[:3] == (2, 2, 44100)
     assert len(sounding_pitches(parse_musicxml((tmp_path / "band.musicxml").read_bytes()))) == 4
     assert "plotly" in (tmp_path / "band.html").read_text()

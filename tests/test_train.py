@@ -13,23 +13,21 @@ import pytest
 from core import jobs, presets
 from core.piece import from_note_list
 from core.runs import Run
-from core.train import TrainSpec, make_windows, train
+from core.settings import TrainSpec
+from core.train import train
+from tests.conftest import TINY
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(corpus="bach-chorales", max_pieces=6, encoding="chords", size="small", seed=1)
-
 
 @pytest.fixture(autouse=True)
-def _data_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("COMPOSER_DATA", str(tmp_path_factory.getbasetemp() / "composer-data"))
+def _data_dir(data_dir):
+    return data_dir
 
 
-@pytest.fixture(scope="module")
-def studio_run(tmp_path_factory):
-    os.environ["COMPOSER_DATA"] = str(tmp_path_factory.getbasetemp() / "composer-data")
-    spec = TrainSpec(preset="studio", epochs=2, window=32, **TINY)
-    return train(spec, tmp_path_factory.mktemp("runs") / "studio", log=lambda m: None)
+@pytest.fixture
+def studio_run(tiny_run):
+    return tiny_run
 
 
 def wait_for(predicate, timeout=120.0, every=0.25):
@@ -42,25 +40,6 @@ def wait_for(predicate, timeout=120.0, every=0.25):
 
 
 # --- windows -------------------------------------------------------------------------------
-def test_many_to_many_windows_shift_by_one_and_pad_with_zero_weight():
-    w = make_windows([np.arange(1, 8, dtype=np.int32)], window=4, many_to_many=True)
-    assert w.x.tolist() == [[1, 2, 3, 4], [5, 6, 7, 0]]
-    assert w.y.tolist() == [[2, 3, 4, 5], [6, 7, 0, 0]]
-    assert w.w.tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
-    assert w.supervised_tokens == 6
-
-
-def test_many_to_one_windows_never_cross_pieces():
-    a, b = np.arange(1, 6, dtype=np.int32), np.arange(10, 14, dtype=np.int32)
-    w = make_windows([a, b], window=3, many_to_many=False)
-    assert w.x.tolist() == [[1, 2, 3], [2, 3, 4], [10, 11, 12]]
-    assert w.y.tolist() == [4, 5, 13]
-
-
-def test_window_longer_than_every_piece_is_a_clear_error():
-    with pytest.raises(ValueError, match="longer than every piece"):
-        make_windows([np.arange(1, 6, dtype=np.int32)], window=50, many_to_many=False)
-
 
 # --- a real run ----------------------------------------------------------------------------
 def test_run_folder_is_complete(studio_run):
@@ -81,10 +60,9 @@ def test_checkpoint_loads_from_its_folder_alone(studio_run, tmp_path):
     moved = Run(shutil.copytree(studio_run.path, tmp_path / "elsewhere"))
     model = presets.load_model(moved.checkpoint(1))
     tok = moved.tokenizer()
-    window = moved.config["model"]["window"]
-    x = np.ones((1, window), np.int32)
+    x = np.ones((1, 50), np.int32)  # a whole-piece model takes any length
     probs = np.asarray(model(x))
-    assert probs.shape == (1, window, tok.vocab_size)
+    assert probs.shape == (1, 50, tok.vocab_size)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-4)
 
 
@@ -175,3 +153,14 @@ def test_kill_9_leaves_every_checkpoint_loadable(tmp_path):
     assert [r["epoch"] for r in hist] == list(range(1, len(hist) + 1))
     for epoch in run.epochs():
         presets.load_model(run.checkpoint(epoch))
+
+
+def test_patience_stops_at_the_best_epoch_and_keeps_its_checkpoint(tmp_path):
+    # an absurd learning rate makes the validation loss worse after the first epochs
+    spec = TrainSpec(preset="studio", epochs=30, patience=2, learning_rate=1.0, **TINY)
+    run = train(spec, tmp_path / "early", log=lambda m: None)
+    hist = run.history()
+    best = min(hist, key=lambda r: r["val_loss"])["epoch"]
+    assert len(hist) == best + 2 < 30
+    assert run.status["state"] == "finished" and "stopped early" in run.status["message"]
+    assert run.best_epoch() == best and run.epochs()[-1] == len(hist)

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from core.corpus import builtin, files, sandbox, store
-from core.corpus.cli import add_cli
 from core.corpus.files import Limits
 from core.paths import SHARED_DATA
 from core.piece import PITCH, Piece
@@ -117,6 +116,37 @@ def load_uploads(files: list[tuple[str, bytes]], **kw: Any) -> CorpusResult:
     return load(list(files), **kw)
 
 
+def read_midi(midi: bytes | str | Path, name: str | None = None,
+              limits: Limits | None = None) -> Piece:
+    """One user MIDI file (bytes or a path) as a Piece, all tracks, read the way every user file
+    is: size and note limits, parsed in a sandboxed worker under a memory cap and a timeout.
+
+    Every path that reads MIDI a person supplied (corpus uploads, the Generate page's primer,
+    ``generate --primer-midi``, ``render FILE``) comes through here or :func:`load`. Raises
+    ``ValueError`` with the reason when the file cannot be used.
+    """
+    limits = limits or Limits()
+    label = name or (Path(midi).name if not isinstance(midi, bytes) else "the MIDI file")
+    if not isinstance(midi, bytes):
+        try:
+            size = Path(midi).stat().st_size
+            if size > limits.max_file_bytes:  # refused before a byte is read
+                raise ValueError(f"{label} is {files.too_large(size, limits.max_file_bytes)}")
+            midi = Path(midi).read_bytes()
+        except OSError as e:
+            raise ValueError(f"cannot read {label}: {e.strerror or e}") from None
+    candidate = files.check(label, midi, limits)
+    if candidate.reason is not None:
+        raise ValueError(f"{label} is not a readable MIDI file ({candidate.reason})")
+    (pieces, skipped), = _parse_files([candidate], None, False, limits)
+    if not pieces:
+        why = "; ".join(reason for _, reason in skipped) or "no notes"
+        raise ValueError(f"{label} is not a readable MIDI file ({why})")
+    piece = pieces[0]
+    piece.name = Path(label).stem
+    return piece
+
+
 def split(pieces: Sequence[Piece], val_share: float, seed: int) -> tuple[list[Piece], list[Piece]]:
     """``(train, validation)``: whole pieces, never a piece cut in two.
 
@@ -170,10 +200,21 @@ def load_groove(root: str | Path = SHARED_DATA / "groove", split: str = "train",
 
 
 # --- built-in corpora ---------------------------------------------------------------------
+def is_cached(source: Any, max_pieces: int | None = None, kind: str = "melodic") -> bool:
+    """Whether :func:`load` of a built-in corpus would read the disk cache rather than parse
+    (parsing a whole corpus takes minutes); other sources count as cached."""
+    if not (isinstance(source, str) and source in BUILTIN):
+        return True
+    return store.has_cache(_builtin_key(source, max_pieces, kind))
+
+
+def _builtin_key(name: str, max_pieces: int | None, kind: str) -> str:
+    return store.cache_key("builtin", name, max_pieces, kind, importlib.metadata.version("music21"))
+
+
 def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progress | None,
                   use_cache: bool) -> CorpusResult:
-    key = store.cache_key("builtin", name, max_pieces, kind,
-                          importlib.metadata.version("music21"))
+    key = _builtin_key(name, max_pieces, kind)
     cached = store.read_cache(key) if use_cache else None
     if cached is not None:
         pieces, skipped = cached

@@ -114,7 +114,7 @@ def _label(path: Path, root: Path) -> str:
 # --- jobs (run in sandbox workers) --------------------------------------------------------
 def parse_score_file(path: str, label: str) -> Outcome:
     """One piece from a MusicXML or Humdrum file."""
-    from core.corpus import scores
+    from core.corpus import scores  # music21 (seconds to import) only in the parsing worker
 
     score = scores.read_score(path)
     try:

@@ -7,6 +7,9 @@ import json
 import sys
 from typing import Any
 
+from core import corpus
+from core.encodings import get_tokenizer
+
 
 def add_cli(subparsers: Any) -> None:
     parser = subparsers.add_parser("corpus", help="list built-in corpora, inspect a corpus")
@@ -28,8 +31,6 @@ def add_cli(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from core import corpus
-
     rows = corpus.list_builtin()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -41,8 +42,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from core import corpus
-
     tokenizer = _tokenizer(args.encoding) if args.encoding else None
     kind = args.kind or (tokenizer.instrument_kind if tokenizer else "melodic")
     result = corpus.load(args.source, max_pieces=args.max_pieces, kind=kind,
@@ -62,7 +61,6 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _tokenizer(name: str) -> Any:
     """A new tokenizer, imported only when asked for (the encodings pull in more packages)."""
-    from core.encodings import get_tokenizer
 
     return get_tokenizer(name)
 

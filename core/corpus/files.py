@@ -101,8 +101,8 @@ def read_file(path: Path, name: str, limits: Limits) -> Candidate:
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
-            return Candidate(name, reason=_too_large(size, limits.max_file_bytes))
-        return _check(name, path.read_bytes(), limits)
+            return Candidate(name, reason=too_large(size, limits.max_file_bytes))
+        return check(name, path.read_bytes(), limits)
     except OSError as e:
         return Candidate(name, reason=f"cannot read ({e.strerror or e})")
 
@@ -114,7 +114,7 @@ def _from_bytes(name: str, data: bytes, limits: Limits) -> list[Candidate]:
                 return _from_zip(zf, name, limits)
         except zipfile.BadZipFile:
             return [Candidate(name, reason="not a readable zip file")]
-    return [_check(name, data, limits)]
+    return [check(name, data, limits)]
 
 
 def _from_zip(zf: zipfile.ZipFile, label: str, limits: Limits) -> list[Candidate]:
@@ -135,7 +135,7 @@ def _zip_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str,
     if not member.filename.lower().endswith(MIDI_SUFFIXES):
         return Candidate(name, reason="not a MIDI file")
     if member.file_size > limits.max_file_bytes:
-        return Candidate(name, reason=_too_large(member.file_size, limits.max_file_bytes))
+        return Candidate(name, reason=too_large(member.file_size, limits.max_file_bytes))
     ratio = member.file_size / max(member.compress_size, 1)
     if ratio > limits.max_zip_ratio:
         return Candidate(name, reason=f"suspicious compression ratio ({ratio:.0f}:1 > "
@@ -147,7 +147,7 @@ def _zip_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str,
         return Candidate(name, reason=f"cannot unpack from zip ({e})")
     if data is None:
         return Candidate(name, reason=f"too large (over {limits.max_file_bytes / MB:g} MB)")
-    return _check(name, data, limits)
+    return check(name, data, limits)
 
 
 def _read_capped(f: BinaryIO, cap: int) -> bytes | None:
@@ -156,18 +156,18 @@ def _read_capped(f: BinaryIO, cap: int) -> bytes | None:
     return None if len(data) > cap else data
 
 
-def _check(name: str, data: bytes, limits: Limits) -> Candidate:
+def check(name: str, data: bytes, limits: Limits) -> Candidate:
     """Cheap checks on bytes that need no parsing."""
     if not data:
         return Candidate(name, reason="empty file")
     if len(data) > limits.max_file_bytes:
-        return Candidate(name, reason=_too_large(len(data), limits.max_file_bytes))
+        return Candidate(name, reason=too_large(len(data), limits.max_file_bytes))
     if not data.startswith(b"MThd"):
         return Candidate(name, reason="not a MIDI file")
     return Candidate(name, data)
 
 
-def _too_large(size: int, limit: int) -> str:
+def too_large(size: int, limit: int) -> str:
     return f"too large ({size / MB:.1f} MB > {limit / MB:g} MB)"
 
 

@@ -79,6 +79,10 @@ def _paths(key: str) -> tuple[Path, Path]:
     return folder / f"{key}.npz", folder / f"{key}.json"
 
 
+def has_cache(key: str) -> bool:
+    return all(p.is_file() for p in _paths(key))
+
+
 def read_cache(key: str) -> tuple[list[Piece], Skipped] | None:
     """The cached pieces and skipped list under ``key``, or ``None`` when absent or unreadable."""
     npz_path, json_path = _paths(key)

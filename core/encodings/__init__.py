@@ -1,7 +1,56 @@
-"""Encodings: Piece <-> token ids. See ``base.Tokenizer`` for the protocol."""
+"""Encodings: Piece <-> token ids. See ``base.Tokenizer`` for the protocol.
 
-from core.encodings.base import (PAD, Tokenizer, encoding_names, get_tokenizer, load_tokenizer,
-                                 tokenizer_from_json)
+Importing this package imports every encoding (each registers itself), so the registry is
+complete before any lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.encodings import chords, drums, events, grid  # noqa: F401  (they register)
+from core.encodings.base import REGISTRY
+from core.encodings.base import PAD, Tokenizer
 
 __all__ = ["PAD", "Tokenizer", "encoding_names", "get_tokenizer", "load_tokenizer",
-           "tokenizer_from_json"]
+           "tokenizer_from_json", "vocabulary_sizes"]
+
+
+def encoding_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def get_tokenizer(name: str, **params: Any) -> "Tokenizer":
+    """A new, unfitted tokenizer of the named encoding."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name](**params)
+
+
+def tokenizer_from_json(obj: dict[str, Any]) -> "Tokenizer":
+    """Rebuild a fitted tokenizer from :meth:`Tokenizer.to_json` output."""
+    name = obj.get("encoding")
+    if name not in REGISTRY:
+        raise ValueError(f"tokenizer file names an unknown encoding {name!r}")
+    tok = REGISTRY[name](**obj.get("params", {}))
+    tok._load_state(obj["state"])
+    tok._fitted = True
+    return tok
+
+
+def load_tokenizer(path: str | Path) -> "Tokenizer":
+    return tokenizer_from_json(json.loads(Path(path).read_text()))
+
+
+def vocabulary_sizes(pieces) -> dict[str, int | str]:
+    """The vocabulary each encoding fits on ``pieces``, or why it does not apply (e.g. a drum
+    encoding on a corpus without drums)."""
+    sizes: dict[str, int | str] = {}
+    for name in encoding_names():
+        try:
+            sizes[name] = get_tokenizer(name).fit(pieces).vocab_size
+        except Exception as e:  # any encoding's own refusal, shown as its message
+            sizes[name] = str(e).strip()[:80] or type(e).__name__
+    return sizes

@@ -11,7 +11,6 @@ Subclasses set ``name``, implement ``_fit``, ``encode``, ``decode``, ``_state`` 
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections import Counter
 from pathlib import Path
@@ -25,46 +24,36 @@ from core.piece import Piece
 PAD = 0
 PAD_NAME = "PAD"
 
-_REGISTRY: dict[str, type["Tokenizer"]] = {}
+REGISTRY: dict[str, type["Tokenizer"]] = {}
 
 
 def register(cls: type["Tokenizer"]) -> type["Tokenizer"]:
-    _REGISTRY[cls.name] = cls
+    REGISTRY[cls.name] = cls
     return cls
 
 
-def encoding_names() -> list[str]:
-    _import_all()
-    return sorted(_REGISTRY)
+class BeatClock:
+    """The length in beats of each of ``batch`` growing token sequences, exactly what decoding
+    says (``tokenizer.decode(tokens).duration_beats``: the latest note end, 0 without notes),
+    kept up to date one token per sequence at a time: :meth:`feed` costs the same at token 5 and
+    at token 5000, where decoding the sequence again costs its whole length.
 
+    Subclasses read time from tables over token ids, in plain Python numbers (cheaper than
+    NumPy calls for a handful of sequences); ``PAD`` (skipped by decoding) changes nothing.
+    """
 
-def get_tokenizer(name: str, **params: Any) -> "Tokenizer":
-    """A new, unfitted tokenizer of the named encoding."""
-    _import_all()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**params)
+    def __init__(self, batch: int) -> None:
+        self.beats = np.zeros(batch)
 
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        """Take in the next token of every sequence (int array ``(batch,)``); the lengths in
+        beats so far, float64 ``(batch,)``."""
+        for i, token in enumerate(tokens.tolist()):
+            self._feed(i, token)
+        return self.beats
 
-def tokenizer_from_json(obj: dict[str, Any]) -> "Tokenizer":
-    """Rebuild a fitted tokenizer from :meth:`Tokenizer.to_json` output."""
-    _import_all()
-    name = obj.get("encoding")
-    if name not in _REGISTRY:
-        raise ValueError(f"tokenizer file names an unknown encoding {name!r}")
-    tok = _REGISTRY[name](**obj.get("params", {}))
-    tok._load_state(obj["state"])
-    tok._fitted = True
-    return tok
-
-
-def load_tokenizer(path: str | Path) -> "Tokenizer":
-    return tokenizer_from_json(json.loads(Path(path).read_text()))
-
-
-def _import_all() -> None:
-    # Importing the modules runs their @register decorators.
-    from core.encodings import chords, drums, events, grid  # noqa: F401
+    def _feed(self, i: int, token: int) -> None:
+        raise NotImplementedError
 
 
 class Tokenizer(ABC):
@@ -122,6 +111,11 @@ class Tokenizer(ABC):
         piece = self.decode(tokens)
         piece.tempo = tempo
         return piece.to_midi()
+
+    def beat_clock(self, batch: int) -> BeatClock | None:
+        """A :class:`BeatClock` following ``batch`` growing sequences of this encoding's tokens,
+        or ``None`` where this encoding cannot follow time token by token (callers then decode)."""
+        return None
 
     def token_names(self, tokens: Sequence[int] | np.ndarray) -> list[str]:
         v = self.vocab

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from core.encodings.base import PAD, PAD_NAME, Tokenizer, register
+from core.encodings.base import PAD, PAD_NAME, BeatClock, Tokenizer, register
 from core.piece import END, PITCH, START, VELOCITY, Piece, Track
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ class EventTokenizer(Tokenizer):
     def velocities(self) -> np.ndarray:
         """The velocities decoded notes can have (one per bin, ascending)."""
         return np.asarray(self._miditok.velocities)
+
+    def beat_clock(self, batch: int) -> "EventClock | None":
+        return EventClock.of(self, batch)
 
     def _fit(self, pieces: Sequence[Piece]) -> None:
         """Nothing to learn: the vocabulary is fixed by the parameters."""
@@ -134,3 +137,72 @@ def _config_from_json(config: dict[str, Any]) -> "miditok.TokenizerConfig":
     config["time_signature_range"] = {int(k): v for k, v in config["time_signature_range"].items()}
     config["chord_maps"] = {k: tuple(v) for k, v in config["chord_maps"].items()}
     return miditok.TokenizerConfig.from_dict(config)
+
+
+class EventClock(BeatClock):
+    """``events`` (MidiTok REMI / TSD): MidiTok's decoding of time, one token at a time.
+
+    ``Bar`` moves to the next bar (the first one stays at 0), ``Position_p`` to position ``p`` of
+    the bar, ``TimeShift_t`` forward by ``t``; a note is ``Pitch``, ``Velocity``, ``Duration``
+    in a row, ending ``Duration`` after the current time. Times are MidiTok ticks (integers),
+    turned into beats as decoding does.
+    """
+
+    KINDS = ("PAD", "Bar", "Position", "TimeShift", "Pitch", "Velocity", "Duration")
+    PAD, BAR, POSITION, SHIFT, PITCH, VELOCITY, DURATION = range(7)
+
+    @classmethod
+    def of(cls, tokenizer: "EventTokenizer", batch: int) -> "EventClock | None":
+        """The clock, or ``None`` where MidiTok would decode other tokens or time (programs, time
+        signatures, rests, no velocity or duration tokens...)."""
+        m = tokenizer._miditok
+        c = m.config
+        kinds = {name.split("_")[0] for name in tokenizer.vocab}
+        if (type(m).__name__ not in ("REMI", "TSD") or not kinds <= set(cls.KINDS)
+                or c.use_programs or c.use_time_signatures or not c.use_velocities
+                or 0 not in c.use_note_duration_programs):
+            return None
+        return cls(tokenizer, batch)
+
+    def __init__(self, tokenizer: "EventTokenizer", batch: int) -> None:
+        super().__init__(batch)
+        m = tokenizer._miditok
+        self.tpq = m.time_division                      # ticks per beat of the decoded score
+        per_position = m._compute_ticks_per_pos(self.tpq) if type(m).__name__ == "REMI" else 0
+        self.bar_ticks = 4 * self.tpq                   # 4/4: a Piece has no time signature
+        self.kind, self.ticks = [self.PAD], [0]
+        for name in tokenizer.vocab[1:]:
+            kind, value = name.split("_", 1)
+            self.kind.append(self.KINDS.index(kind))
+            self.ticks.append(int(value) * per_position if kind == "Position"
+                              else _ticks(value, self.tpq) if kind in ("TimeShift", "Duration") else 0)
+        # per sequence: bar number (-1 before the first), its tick, the current tick, the kinds
+        # of the two tokens before, the latest note end (-1: none yet)
+        self.state = [[-1, 0, 0, self.PAD, self.PAD, -1] for _ in range(batch)]
+
+    def _feed(self, i: int, token: int) -> None:
+        kind, ticks = self.kind[token], self.ticks[token]
+        if kind == self.PAD:
+            return
+        bar, bar_tick, tick, before, last, end = self.state[i]
+        if kind == self.BAR:
+            if bar >= 0:
+                tick = bar_tick + self.bar_ticks
+            bar, bar_tick = bar + 1, tick
+        elif kind == self.POSITION:
+            bar, tick = max(bar, 0), bar_tick + ticks
+        elif kind == self.SHIFT:
+            tick += ticks
+        elif kind == self.DURATION and last == self.VELOCITY and before == self.PITCH \
+                and tick + ticks > end:
+            end = tick + ticks
+            self.beats[i] = end / self.tpq
+        self.state[i] = [bar, bar_tick, tick, last, kind, end]
+
+
+
+
+def _ticks(value: str, ticks_per_beat: int) -> int:
+    """MidiTok's duration and time-shift values ``"beats.positions.resolution"`` in ticks."""
+    beats, positions, resolution = (int(v) for v in value.split("."))
+    return (beats * resolution + positions) * ticks_per_beat // resolution

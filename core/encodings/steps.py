@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 
-from core.encodings.base import PAD, PAD_NAME, Tokenizer
+from core.encodings.base import PAD, PAD_NAME, BeatClock, Tokenizer
 from core.piece import START, Piece, Track
 
 REST = 1  # the default time token: one empty step
@@ -137,6 +137,10 @@ class StepTokenizer(Tokenizer):
     def _code_name(self, code: int) -> str:
         """The name of one code inside a token name (codes are joined by dots)."""
 
+    def _set_name(self, codes: tuple[int, ...]) -> str:
+        """A token's name: its codes' names joined by dots."""
+        return ".".join(map(self._code_name, codes))
+
     def _fixed_names(self) -> list[str]:
         """Names of the ids below the sets: ``PAD`` then the tokens that spell time."""
         return [PAD_NAME, "REST"]
@@ -152,6 +156,9 @@ class StepTokenizer(Tokenizer):
         return np.arange(len(ids))
 
     # --- the protocol --------------------------------------------------------------------
+    def beat_clock(self, batch: int) -> "StepClock":
+        return StepClock(self, batch)
+
     def _onsets(self, piece: Piece) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         # the rows piece.select(self.instrument_kind) keeps, without building a Piece
         notes = piece.notes[piece.drum_mask() == (self.instrument_kind == "drums")]
@@ -167,7 +174,7 @@ class StepTokenizer(Tokenizer):
 
     def _use(self, sets: SetVocab) -> None:
         self._sets = sets
-        self._vocab = self._fixed_names() + [".".join(map(self._code_name, s)) for s in sets.sets]
+        self._vocab = self._fixed_names() + [self._set_name(s) for s in sets.sets]
 
     def encode(self, piece: Piece) -> np.ndarray:
         steps, sets = self._onsets(piece)
@@ -194,3 +201,28 @@ class StepTokenizer(Tokenizer):
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self._use(SetVocab(state["sets"], first_id=len(self._fixed_names())))
+
+
+class StepClock(BeatClock):
+    """``chords``, ``grid``, ``drums``: a token moves time forward by a fixed number of steps
+    (one, or a rest class's length) and its notes end a fixed time after its own step."""
+
+    def __init__(self, tokenizer: "StepTokenizer", batch: int) -> None:
+        super().__init__(batch)
+        ids = np.arange(1, tokenizer.vocab_size)
+        self.step = tokenizer.step
+        # the encoding's own hooks: the steps tokens stand on, and their notes' durations
+        advance = np.zeros(tokenizer.vocab_size, np.int64)
+        advance[ids] = np.diff(tokenizer._token_steps(np.r_[ids, ids[:1]]))
+        index, codes = tokenizer._sets.codes(ids)
+        reach = np.full(tokenizer.vocab_size, -np.inf)            # beats from onset to last end
+        np.maximum.at(reach, ids[index], tokenizer._notes(codes)[1] * self.step)
+        self.advance, self.reach = advance.tolist(), reach.tolist()
+        self.at = [0] * batch                                      # the step of the next token
+
+    def _feed(self, i: int, token: int) -> None:
+        # as decode: start = step * self.step, end = start + duration * self.step
+        end = self.at[i] * self.step + self.reach[token]
+        if end > self.beats[i]:
+            self.beats[i] = end
+        self.at[i] += self.advance[token]

@@ -7,15 +7,14 @@
 - :func:`to_musicxml`: a MusicXML score through music21 (``score``).
 
 FluidSynth and music21 are imported only when audio or a score is asked for.
-``add_cli`` contributes ``python -m core render`` (list ``core.render`` in ``core/__main__.py``).
+``python -m core render`` is ``core.render.cli``.
 """
 
 from core.render.audio import Audio, describe_backend, render_audio, render_wav
-from core.render.cli import add_cli
 from core.render.fluid import FluidSynthUnavailable, release_synths
 from core.render.pianoroll import piano_roll
 from core.render.score import to_musicxml
 from core.render.soundfonts import find_soundfont
 
-__all__ = ["Audio", "FluidSynthUnavailable", "add_cli", "describe_backend", "find_soundfont",
+__all__ = ["Audio", "FluidSynthUnavailable", "describe_backend", "find_soundfont",
            "piano_roll", "release_synths", "render_audio", "render_wav", "to_musicxml"]

@@ -6,6 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from core import atomic
+from core.corpus import read_midi
+from core.render import describe_backend, piano_roll, render_audio, to_musicxml
+
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("render", help="render a MIDI file to WAV / MusicXML / piano roll",
@@ -22,16 +26,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    import pretty_midi
-
-    from core import atomic
-    from core.render import describe_backend, piano_roll, render_audio, to_musicxml
-
     if args.info:
         print(json.dumps(describe_backend(), indent=2))
     if not (args.wav or args.musicxml or args.roll):
         return 0
-    pm = pretty_midi.PrettyMIDI(str(args.midi))
+    pm = read_midi(args.midi)  # a user's file: bounded and sandboxed like every MIDI upload
     if args.wav:
         audio = render_audio(pm, args.sample_rate, backend=args.backend, soundfont=args.soundfont)
         atomic.write_bytes(args.wav, audio.wav_bytes())

@@ -1,0 +1,62 @@
+"""``python -m core generate``: MIDI (and WAV) from a trained run.
+
+The sampling options are :class:`core.settings.SamplingSettings`'s fields; the work is
+``core.compose.compose``, the same path as the app's Compose button.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core import atomic, settings
+from core.compose import compose
+from core.generate import PRIMERS, Generator
+from core.settings import SamplingSettings
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate MIDI (and WAV) from a trained run")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--epoch", type=int, help="checkpoint epoch (default: best, else latest)")
+    settings.add_arguments(p, SamplingSettings)
+    p.add_argument("--primer", choices=PRIMERS, help="default: text/midi when given, else note")
+    p.add_argument("--primer-text", help='notes like "C4 E4 G4" or token names')
+    p.add_argument("--primer-midi", help="MIDI file to continue")
+    p.add_argument("--primer-note", help="the single note primer, e.g. C4 or 60")
+    p.add_argument("--primer-length", type=int, help="tokens of a corpus or MIDI primer")
+    p.add_argument("--drop-primer", action="store_true",
+                   help="leave the primer out of the output (a corpus primer always is)")
+    p.add_argument("--out", required=True, help="output .mid (OUT_1.mid ... with --variations)")
+    p.add_argument("--wav", help="also render a .wav (numbered like --out)")
+    p.set_defaults(func=_cli_generate)
+
+
+def _cli_generate(args: argparse.Namespace) -> int:
+    kind = args.primer or ("text" if args.primer_text else "midi" if args.primer_midi else "note")
+    note = args.primer_note
+    if note is not None and note.isdigit():
+        note = int(note)
+    sampling = settings.from_args(SamplingSettings, args)
+    gen = Generator.from_run(args.run, args.epoch)
+    made, result = compose(gen, Path(args.run).name, audio=bool(args.wav), **sampling.to_dict(),
+                           primer=kind, primer_text=args.primer_text, primer_midi=args.primer_midi,
+                           primer_note=note, primer_length=args.primer_length,
+                           include_primer=False if args.drop_primer else None)
+    for i, c in enumerate(made):
+        out = numbered(Path(args.out), i, len(made))
+        atomic.write_bytes(out, c.midi)
+        line = (f"wrote {out}: {c.generated_tokens} tokens after a {result.primer_length}-token "
+                f"primer, {c.piece.n_notes} notes, {c.piece.duration_seconds:.1f} s")
+        if args.wav:
+            wav = numbered(Path(args.wav), i, len(made))
+            atomic.write_bytes(wav, c.wav)
+            line += f"; {wav}"
+        print(line)
+    print(f"generated {result.generated_tokens} tokens in {result.elapsed_s:.2f} s (seed {result.seed})")
+    return 0
+
+
+def numbered(path: Path, i: int, count: int) -> Path:
+    """``out.mid`` for one piece; ``out_1.mid``, ``out_2.mid``, ... for several."""
+    return path if count == 1 else path.with_name(f"{path.stem}_{i + 1}{path.suffix}")

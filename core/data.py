@@ -1,0 +1,149 @@
+"""Training data: token sequences -> the arrays a model learns from.
+
+Two ways to cut a corpus, chosen by the model's design (``ModelConfig.train_on``):
+
+- :func:`make_windows` -- fixed windows that each start from a zero state. The many-to-one seed
+  models (``skuli``, ``softology``, ``devfest``) predict the token after a full window, and this
+  is exactly how they generate (a sliding window), so it matches their use.
+- :class:`PieceBatches` -- whole pieces, every position supervised, batched by length and
+  right-padded with ``PAD`` (weight 0). The many-to-many models (``studio``, ``ragtime``)
+  generate with the LSTM state carried for thousands of tokens; trained on whole pieces from a
+  zero state they learn in the very state the generator runs in (a causal LSTM never sees the
+  padding after a piece's end, so no mask is needed). Pieces longer than ``max_len`` tokens are
+  cut into consecutive chunks of ``max_len`` (each from a zero state): the one place where
+  training and generation still differ, far beyond the first window.
+
+Neither ever crosses from one piece into the next.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from core.encodings.base import PAD
+
+PAD_TO = 32            # piece batches are padded to a multiple of this many tokens
+BUCKET_BATCHES = 8     # length bucketing sorts this many batches' worth of pieces at a time
+
+
+@dataclass
+class Windows:
+    """Training examples: ``x`` (n, window) int32, ``y`` targets, ``w`` per-target weights."""
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+    @property
+    def supervised_tokens(self) -> int:
+        return int(self.w.sum())
+
+
+def make_windows(seqs: Sequence[np.ndarray], window: int, many_to_many: bool,
+                 max_samples: int | None = None) -> Windows:
+    """Cut token sequences into training windows, never across two pieces.
+
+    Many-to-many: windows of ``window + 1`` tokens at a stride of ``window`` (the last one
+    right-padded with PAD, weight 0 there); ``y`` is ``x`` shifted by one. Many-to-one (the seed
+    models): every position with a full window before it, ``y`` the single next token.
+    ``max_samples`` keeps that many evenly spaced windows.
+    """
+    xs, ys = [], []
+    if many_to_many:
+        for s in seqs:
+            for start in range(0, max(len(s) - 1, 0), window):
+                chunk = np.zeros(window + 1, np.int32)
+                part = s[start:start + window + 1]
+                chunk[:len(part)] = part
+                xs.append(chunk[:-1])
+                ys.append(chunk[1:])
+        if not xs:
+            raise ValueError("every piece is shorter than 2 tokens; nothing to learn from")
+        x, y = np.stack(xs), np.stack(ys)
+        w = (y != PAD).astype(np.float32)
+    else:
+        for s in seqs:
+            if len(s) > window:
+                view = np.lib.stride_tricks.sliding_window_view(s, window + 1)
+                xs.append(view[:, :-1])
+                ys.append(view[:, -1])
+        if not xs:
+            longest = max((len(s) for s in seqs), default=0)
+            raise ValueError(f"the window of {window} tokens is longer than every piece (longest: "
+                             f"{longest} tokens); choose a smaller window or longer pieces")
+        x, y = np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
+        w = np.ones(len(y), np.float32)
+    if max_samples and len(x) > max_samples:
+        keep = np.linspace(0, len(x) - 1, max_samples).astype(int)
+        x, y, w = x[keep], y[keep], w[keep]
+    return Windows(x, y, w)
+
+
+def piece_chunks(seqs: Sequence[np.ndarray], max_len: int) -> list[np.ndarray]:
+    """Every sequence of 2+ tokens, cut into chunks of at most ``max_len + 1`` tokens that
+    overlap by one (so every token but a piece's first is a target exactly once)."""
+    chunks = []
+    for s in seqs:
+        s = np.asarray(s, np.int32)
+        for start in range(0, max(len(s) - 1, 0), max_len):
+            chunks.append(s[start:start + max_len + 1])
+    return chunks
+
+
+class PieceBatches:
+    """Whole pieces as ``(x, y, weights)`` batches, ``x`` ``(batch, T)`` int32 with ``T`` the
+    batch's longest piece rounded up to ``PAD_TO``; ``y`` is ``x`` shifted by one.
+
+    Pieces of similar length share a batch (sorted within buckets of ``BUCKET_BATCHES`` batches of
+    shuffled pieces, so little is padding), and the batch order is shuffled; :meth:`reshuffle`
+    draws a new order (each epoch). ``shuffle=False`` keeps one fixed order (validation).
+    """
+
+    def __init__(self, seqs: Sequence[np.ndarray], batch_size: int, *, max_len: int = 4096,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if batch_size < 1 or max_len < 1:
+            raise ValueError("batch size and max_len must be at least 1")
+        self.chunks = piece_chunks(seqs, max_len)
+        if not self.chunks:
+            raise ValueError("every piece is shorter than 2 tokens; nothing to learn from")
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.rng = np.random.default_rng(seed)
+        self.reshuffle()
+
+    @property
+    def supervised_tokens(self) -> int:
+        return sum(len(c) - 1 for c in self.chunks)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.chunks) / self.batch_size)
+
+    def reshuffle(self) -> None:
+        n, b = len(self.chunks), self.batch_size
+        lengths = np.array([len(c) for c in self.chunks])
+        if not self.shuffle:
+            order = np.argsort(lengths, kind="stable")
+            self.batches = [order[i:i + b] for i in range(0, n, b)]
+            return
+        order = self.rng.permutation(n)
+        bucket = b * BUCKET_BATCHES
+        batches = []
+        for at in range(0, n, bucket):
+            part = order[at:at + bucket]
+            part = part[np.argsort(lengths[part], kind="stable")]
+            batches += [part[i:i + b] for i in range(0, len(part), b)]
+        self.batches = [batches[i] for i in self.rng.permutation(len(batches))]
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = [self.chunks[j] for j in self.batches[i]]
+        width = max(len(r) for r in rows) - 1
+        width = -(-width // PAD_TO) * PAD_TO
+        x = np.zeros((len(rows), width), np.int32)
+        y = np.zeros((len(rows), width), np.int32)
+        for k, r in enumerate(rows):
+            x[k, :len(r) - 1] = r[:-1]
+            y[k, :len(r) - 1] = r[1:]
+        return x, y, (y != PAD).astype(np.float32)

@@ -1,0 +1,250 @@
+"""The models in NumPy: their inference forms, computed from the Keras weights.
+
+- :class:`LSTMStepper`: a many-to-many model (``studio``, ``ragtime``) one token per step with the
+  LSTM state carried forward, so a step costs the same at token 5 and at token 5000;
+- :class:`WindowForward`: a many-to-one model's (``skuli``, ``softology``, ``devfest``) whole
+  window, batched over sequences; :class:`SlidingWindow` slides it one token per step.
+
+Both equal the Keras models' outputs (tested to 1e-5, for every preset); they exist because a
+Keras call per token costs milliseconds of overhead on a CPU, more than a step's arithmetic. A
+layer they do not know is a ``ValueError``, never a silent fall-back to a slower path.
+:func:`engine_for` picks the form a preset generates with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from core.presets import OneHot, ScaleTokens
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * np.tanh(0.5 * x) + 0.5  # = 1 / (1 + exp(-x)), without overflow
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+_ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0),
+                "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+                "softmax": _softmax}
+
+
+def _lstm_weights(layer: Any) -> list[np.ndarray]:
+    """``[kernel (in, 4n), recurrent_kernel (n, 4n), bias (4n,)]`` of a Keras LSTM, float32."""
+    cfg = layer.get_config()
+    if (cfg["activation"], cfg["recurrent_activation"], cfg["use_bias"], cfg["go_backwards"]) != \
+            ("tanh", "sigmoid", True, False):
+        raise ValueError(f"{layer.name}: only forward tanh/sigmoid LSTMs with a bias are supported")
+    return [np.asarray(w, np.float32) for w in layer.get_weights()]
+
+
+def _token_table(layer: Any) -> np.ndarray:
+    """The rows fed to the first layer per token id: an embedding matrix, or one-hot rows."""
+    if isinstance(layer, keras.layers.Embedding):
+        if layer.mask_zero:
+            raise ValueError(f"{layer.name}: a masking embedding is not supported")
+        return np.asarray(layer.get_weights()[0], np.float32)
+    return np.eye(layer.vocab_size, dtype=np.float32)
+
+
+def _lstm_cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One Keras LSTM step from the gate inputs ``z = x @ kernel + h @ recurrent + bias``
+    ``(batch, 4n)``, gates in the order ``i, f, c, o``: returns the new ``(h, c)``."""
+    n = c.shape[1]
+    gates = _sigmoid(z)
+    c = gates[:, n:2 * n] * c + gates[:, :n] * np.tanh(z[:, 2 * n:3 * n])
+    return gates[:, 3 * n:] * np.tanh(c), c
+
+
+def _lstm_sequence(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
+                   return_sequences: bool) -> np.ndarray:
+    """A Keras LSTM over ``x`` ``(batch, T, in)`` from a zero state: ``(batch, T, n)`` or the
+    last ``h`` ``(batch, n)``. The input projections of all steps are one product."""
+    z_in = x @ kernel + bias
+    h = c = np.zeros((x.shape[0], recurrent.shape[0]), np.float32)
+    hs = []
+    for t in range(x.shape[1]):
+        h, c = _lstm_cell(z_in[:, t] + h @ recurrent, c)
+        hs.append(h)
+    return np.stack(hs, axis=1) if return_sequences else h
+
+
+class LSTMStepper:
+    """A many-to-many model (``Embedding | OneHot -> LSTM x L (-> Dropout) -> Dense softmax``)
+    one token at a time in float32 NumPy, the LSTM state ``(h, c)`` of every layer carried forward.
+
+    The input projection of the first LSTM is folded into one table ``(vocab, 4 * units)``
+    (embedding @ kernel + bias), so a token costs a row lookup there. Dropout is inactive at
+    inference.
+    """
+
+    def __init__(self, model: Any) -> None:
+        table, lstms, out = None, [], None
+        for layer in model.layers:
+            if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
+                continue
+            if isinstance(layer, (keras.layers.Embedding, OneHot)) and table is None:
+                table = _token_table(layer)
+            elif isinstance(layer, keras.layers.LSTM) and out is None and table is not None:
+                lstms.append(_lstm_weights(layer))
+            elif isinstance(layer, keras.layers.Dense) and out is None and lstms:
+                if layer.get_config()["activation"] != "softmax":
+                    raise ValueError(f"{layer.name}: the output layer must be a softmax")
+                out = [np.asarray(w, np.float32) for w in layer.get_weights()]
+            else:
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) does not fit the "
+                                 "embedding -> LSTM -> softmax form that can be stepped")
+        if table is None or not lstms or out is None:
+            raise ValueError("the model is not an embedding -> LSTM -> softmax model")
+        kernel0, self.recurrent0, bias0 = lstms[0]
+        self.input0 = table @ kernel0 + bias0                        # (vocab, 4 * units)
+        self.upper = lstms[1:]                                       # (kernel, recurrent, bias)
+        self.units = [k.shape[1] // 4 for k, _, _ in lstms]
+        self.out_kernel, self.out_bias = out                         # (units, vocab), (vocab,)
+        self.vocab_size = int(self.out_bias.shape[0])
+        self.reset(1)
+
+    def reset(self, batch: int) -> None:
+        """Zero state for ``batch`` sequences (what a Keras LSTM starts from)."""
+        self.h = [np.zeros((batch, u), np.float32) for u in self.units]
+        self.c = [np.zeros((batch, u), np.float32) for u in self.units]
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        """Feed one token per sequence (int array ``(batch,)``); next-token probabilities
+        ``(batch, vocab)``, float32."""
+        self.h[0], self.c[0] = _lstm_cell(self.input0[tokens] + self.h[0] @ self.recurrent0, self.c[0])
+        for i, (kernel, recurrent, bias) in enumerate(self.upper, start=1):
+            z = self.h[i - 1] @ kernel + self.h[i] @ recurrent + bias
+            self.h[i], self.c[i] = _lstm_cell(z, self.c[i])
+        return _softmax(self.h[-1] @ self.out_kernel + self.out_bias)
+
+    def run(self, tokens: np.ndarray) -> np.ndarray:
+        """Probabilities ``(batch, T, vocab)`` after each of ``tokens`` ``(batch, T)``, from a
+        zero state: what the Keras model returns for the same input."""
+        tokens = np.asarray(tokens)
+        self.reset(len(tokens))
+        return np.stack([self.step(tokens[:, t]) for t in range(tokens.shape[1])], axis=1)
+
+
+class WindowForward:
+    """A many-to-one model's forward pass in NumPy: token ids ``(batch, window)`` -> next-token
+    probabilities ``(batch, vocab)``, float32, equal to ``model.predict_on_batch``.
+
+    Knows the layers of the seed presets, in a chain: ``ScaleTokens``, ``Embedding``, ``OneHot``,
+    ``LSTM``, ``BatchNormalization`` (inference: moving statistics), ``Dense`` and ``Activation``
+    (linear, relu, elu, softmax), ``Dropout`` (inactive). Anything else is a ``ValueError``.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.layers = []
+        previous = None
+        for layer in model.layers:
+            if previous is not None and layer.input is not previous.output:
+                raise ValueError(f"layer {layer.name!r} does not follow the one before it")
+            previous = layer
+            fn = _numpy_layer(layer)
+            if fn is not None:
+                self.layers.append(fn)
+
+    def __call__(self, tokens: np.ndarray) -> np.ndarray:
+        x = np.asarray(tokens)
+        for fn in self.layers:
+            x = fn(x)
+        return x
+
+
+def _numpy_layer(layer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A NumPy function for one Keras layer at inference; ``None`` for one that does nothing."""
+    name = type(layer).__name__
+    if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
+        return None
+    if isinstance(layer, ScaleTokens):
+        scale = np.float32(1.0 / layer.vocab_size)
+        return lambda ids: (ids.astype(np.float32) * scale)[..., None]
+    if isinstance(layer, (keras.layers.Embedding, OneHot)):
+        table = _token_table(layer)
+        return lambda ids: table[ids]
+    if isinstance(layer, keras.layers.LSTM):
+        kernel, recurrent, bias = _lstm_weights(layer)
+        sequences = bool(layer.return_sequences)
+        return lambda x: _lstm_sequence(x, kernel, recurrent, bias, sequences)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        if layer.axis not in (-1, len(layer.input.shape) - 1):
+            raise ValueError(f"{layer.name}: only batch normalization over the last axis is supported")
+        def numpy(variable):
+            return keras.ops.convert_to_numpy(variable).astype(np.float32)
+
+        mul = 1.0 / np.sqrt(numpy(layer.moving_variance) + np.float32(layer.epsilon))
+        if layer.scale:
+            mul = mul * numpy(layer.gamma)
+        add = -numpy(layer.moving_mean) * mul + (numpy(layer.beta) if layer.center else 0.0)
+        return lambda x: x * mul + add
+    if isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
+        activation = layer.get_config()["activation"]
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"{layer.name}: activation {activation!r} is not supported")
+        act = _ACTIVATIONS[activation]
+        if isinstance(layer, keras.layers.Activation):
+            return act
+        kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+        return lambda x: act(x @ kernel + bias)
+    raise ValueError(f"layer {layer.name!r} ({name}) has no NumPy form here")
+
+
+class SlidingWindow:
+    """A many-to-one model: the next token after the last ``window`` tokens.
+
+    Every step shifts the window of each variation by one token and runs the model once for the
+    whole batch, in NumPy (:class:`WindowForward`, ~10x faster than Keras on a CPU for these
+    small batches).
+    A primer shorter than the window is repeated to fill it (rather than padded: the seed
+    models never saw ``PAD``, and ``skuli`` reads ids as numbers, where ``PAD`` is a real 0.0).
+    """
+
+    def __init__(self, model: Any, window: int) -> None:
+        self.forward: Callable[[np.ndarray], np.ndarray] = WindowForward(model)
+        self.window = int(window)
+        self.x = np.zeros((1, self.window), np.int32)
+
+    def start(self, primer: np.ndarray, batch: int) -> np.ndarray:
+        filled = np.resize(primer[::-1], self.window)[::-1]  # primer repeated, ending with it
+        self.x = np.tile(filled.astype(np.int32), (batch, 1))
+        return self._predict()
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        self.x[:, :-1] = self.x[:, 1:]
+        self.x[:, -1] = tokens
+        return self._predict()
+
+    def _predict(self) -> np.ndarray:
+        return np.asarray(self.forward(self.x), dtype=np.float32)
+
+
+class Recurrent:
+    """:class:`LSTMStepper` with the same ``start`` / ``step`` interface as the sliding window."""
+
+    def __init__(self, stepper: LSTMStepper) -> None:
+        self.stepper = stepper
+
+    def start(self, primer: np.ndarray, batch: int) -> np.ndarray:
+        self.stepper.reset(batch)
+        for token in primer:
+            probs = self.stepper.step(np.full(batch, token))
+        return probs
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        return self.stepper.step(tokens)
+
+
+
+
+def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow":
+    """The step-by-step form ``config``'s preset generates with (``start`` / ``step``)."""
+    if config.many_to_many:
+        return Recurrent(LSTMStepper(model))
+    return SlidingWindow(model, config.window)
