@@ -4,7 +4,6 @@ chorales), plus run folders put together by hand from real Keras models and real
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
