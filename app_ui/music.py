@@ -167,7 +167,10 @@ def _ready_corpus_index(run):
     corpus), or when the run's corpus is gone."""
     loaded_run = _loaded_run(str(run.path), run.config.get("created"))
     if not loaded_run.corpus_is_cached:
-        threading.Thread(target=_build_index, args=(loaded_run,), daemon=True).start()
+        with _INDEX_LOCK:  # one background parse per run, however many visitors press Compose
+            if loaded_run.run.path not in _BUILDING:
+                _BUILDING.add(loaded_run.run.path)
+                threading.Thread(target=_build_index, args=(loaded_run,), daemon=True).start()
         return None
     try:
         return loaded_run.copy_index
@@ -176,14 +179,17 @@ def _ready_corpus_index(run):
 
 
 def _build_index(loaded_run) -> None:
-    with _INDEX_LOCK:  # one corpus parse at a time, whoever asked first
-        try:
-            loaded_run.copy_index
-        except ValueError:
-            log.info("the corpus of %s cannot be loaded", loaded_run.run.name)
+    try:
+        loaded_run.copy_index
+    except ValueError:
+        log.info("the corpus of %s cannot be loaded", loaded_run.run.name)
+    finally:
+        with _INDEX_LOCK:
+            _BUILDING.discard(loaded_run.run.path)
 
 
 _INDEX_LOCK = threading.Lock()
+_BUILDING: set = set()  # runs whose corpus a background thread is parsing
 
 
 def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,

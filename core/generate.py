@@ -197,7 +197,7 @@ class Generator:
         seq = long_enough[rng.integers(len(long_enough))]
         # a model trained on whole pieces built its state from a piece's start, so it is primed
         # with an opening; a windowed one saw windows from anywhere in a piece
-        whole = getattr(self.config, "train_on", "windows") == "pieces"
+        whole = self.config.train_on == "pieces"
         start = 0 if whole else int(rng.integers(len(seq) - length + 1))
         return seq[start:start + length].astype(np.int32)
 
