@@ -107,12 +107,19 @@ class PieceBatches:
                  shuffle: bool = True, seed: int = 0) -> None:
         if batch_size < 1 or max_len < 1:
             raise ValueError("batch size and max_len must be at least 1")
-        self.chunks = piece_chunks(seqs, max_len)
+        self.chunks = self._chunks(seqs, max_len)
         if not self.chunks:
             raise ValueError("every piece is shorter than 2 tokens; nothing to learn from")
         self.batch_size, self.shuffle = int(batch_size), shuffle
         self.rng = np.random.default_rng(seed)
         self.reshuffle()
+
+    def _chunks(self, seqs: Sequence[np.ndarray], max_len: int) -> list:
+        return piece_chunks(seqs, max_len)
+
+    def _length(self, chunk) -> int:
+        """A chunk's length in tokens (what batches are bucketed by)."""
+        return len(chunk)
 
     @property
     def supervised_tokens(self) -> int:
@@ -123,7 +130,7 @@ class PieceBatches:
 
     def reshuffle(self) -> None:
         n, b = len(self.chunks), self.batch_size
-        lengths = np.array([len(c) for c in self.chunks])
+        lengths = np.array([self._length(c) for c in self.chunks])
         if not self.shuffle:
             order = np.argsort(lengths, kind="stable")
             self.batches = [order[i:i + b] for i in range(0, n, b)]

@@ -11,6 +11,8 @@ the numbers show the model, not the sampler), writes ``samples/epoch_NNNN.mid`` 
   averaged over all of them, and ``token_loop_rate`` (loop rate of the token sequence);
 - the held-out pieces measured the same way, as the reference: ``val_pieces``,
   ``heldout_copy_rate`` and ``heldout_loop_rate`` (``core.loaded.LoadedRun.heldout``);
+- ``frame_nll`` for the step encodings (``pianoroll``, ``frames``): nats per time step, the JSB
+  benchmark's number (``python -m core eval --run RUN --split test`` on the test split);
 - held-out likelihood on the validation pieces (``core.likelihood.heldout_nll``: one stateful
   pass over each whole piece for many-to-many models), in nats per token and per note, with
   ``nll_by_position``, next to a 3-gram baseline fitted on the training pieces
@@ -30,12 +32,14 @@ from typing import Any, Callable
 import numpy as np
 
 from core import atomic, metrics
+from core.encodings.rolls import PianoRollTokenizer
 from core.generate import Generator
 from core.likelihood import heldout_nll
 from core.loaded import BASELINE_N, LoadedRun, loaded
 from core.runs import Run
 
 SAMPLE_TOKENS = 512
+SAMPLE_STEPS = 64        # a piano-roll model's sample: this many steps (of every pitch's cell)
 SAMPLE_SEED = 0
 SAMPLE_VARIATIONS = 4    # copy rate is the mean over this many samples (the .mid is the first)
 
@@ -53,12 +57,14 @@ def checkpoint_report(run: Run | str | Path, epoch: int, model: Any = None) -> d
     return report
 
 
-def evaluate_run(run_dir: Run | str | Path, epoch: int | None = None) -> dict[str, Any]:
-    """The report of one checkpoint (default: ``best.keras``, else the latest), written nowhere."""
+def evaluate_run(run_dir: Run | str | Path, epoch: int | None = None,
+                 split: str = "val") -> dict[str, Any]:
+    """The report of one checkpoint (default: ``best.keras``, else the latest), written nowhere;
+    ``split="test"`` measures the held-out likelihood on the corpus's given test split (JSB)."""
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
     if not run.exists:
         raise ValueError(f"{run_dir} is not a run folder (no run.json)")
-    return _report(run, epoch, None)[0]
+    return _report(run, epoch, None, split)[0]
 
 
 def checkpoint_reporter(run: Run, log: Callable[[str], None]) -> Callable[[int, Any], None]:
@@ -72,7 +78,16 @@ def checkpoint_reporter(run: Run, log: Callable[[str], None]) -> Callable[[int, 
     return report
 
 
-def _report(run: Run, epoch: int | None, model: Any) -> tuple[dict[str, Any], Any]:
+def sample_tokens(tokenizer: Any) -> int:
+    """A checkpoint sample's length: ``SAMPLE_TOKENS``, or ``SAMPLE_STEPS`` steps of a piano roll
+    (whose tokens are cells, a step's worth per pitch)."""
+    if isinstance(tokenizer, PianoRollTokenizer):
+        return SAMPLE_STEPS * tokenizer.pitches
+    return SAMPLE_TOKENS
+
+
+def _report(run: Run, epoch: int | None, model: Any,
+            split: str = "val") -> tuple[dict[str, Any], Any]:
     t0 = time.perf_counter()
     lr = loaded(run)
     if model is not None:
@@ -91,10 +106,11 @@ def _report(run: Run, epoch: int | None, model: Any) -> tuple[dict[str, Any], An
 
     # the samples: raw model behaviour, primed from the corpus when it is there
     primer = "corpus" if corpus else "note"
-    result = gen.generate(SAMPLE_TOKENS, seed=SAMPLE_SEED, temperature=1.0, primer=primer,
+    length = sample_tokens(lr.tokenizer)
+    result = gen.generate(length, seed=SAMPLE_SEED, temperature=1.0, primer=primer,
                           include_primer=False, variations=SAMPLE_VARIATIONS)
     sample = result.piece(0)
-    report.update(sample_tokens=SAMPLE_TOKENS, sample_primer=primer,
+    report.update(sample_tokens=length, sample_primer=primer,
                   sample_primer_tokens=result.primer_length, sample_seed=SAMPLE_SEED,
                   sample_seconds=round(result.elapsed_s, 4))
     report.update(metrics.piece_metrics(sample, corpus.copy_index if corpus else None,
@@ -114,11 +130,19 @@ def _report(run: Run, epoch: int | None, model: Any) -> tuple[dict[str, Any], An
     report.update(corpus.heldout)
 
     # held-out likelihood, nats per token and per note, the way the model generates
-    val_seqs = corpus.val_sequences
+    val_seqs = corpus.heldout_sequences(split)
+    report["nll_split"] = split
     try:
         report.update(heldout_nll(gen.model, gen.config, val_seqs))
     except ValueError as e:
         report["nll_token"], report["nll_problem"] = None, str(e)
+    steps_in = getattr(lr.tokenizer, "steps_in", None)
+    if steps_in is not None and report["nll_token"] is not None:
+        # nats per time step: every token of a step scored (frames: all but START; pianoroll:
+        # every cell), so the total over the pieces divided by their steps
+        steps = sum(steps_in(s) for s in val_seqs)
+        report["frame_nll"] = report["nll_token"] * report["scored_tokens"] / steps
+        report["frame_steps"] = int(steps)
     report["baseline_nll_token"] = corpus.baseline_nll_token
     for name in ("nll", "baseline_nll"):
         value = report[f"{name}_token"]

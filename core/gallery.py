@@ -61,6 +61,13 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
                   val_share=0.15, window=32, seed=7),
         "Bach chorales with the classic Skúli model and its original tokens (a chord as its "
         "normal-order pitch classes), to compare with studio."),
+    "jsb-biaxial-pianoroll": (
+        TrainSpec(corpus="jsb", encoding="pianoroll-quarter", preset="biaxial", size="medium",
+                  epochs=60, checkpoint_epochs=[1, 3, 6, 10, 15, 20, 30, 40, 50, 60], patience=6,
+                  seed=7),
+        "Johnson's biaxial RNN on the JSB Chorales benchmark (its standard 229 / 76 / 77 split, "
+        "one step per quarter note): true polyphony, a time-axis LSTM shared by every pitch and "
+        "a note-axis LSTM up the keyboard; stopped at its best held-out NLL."),
 }
 DEFAULT_RUN = "bach-studio-events"
 
@@ -185,6 +192,11 @@ def model_card(run: Run) -> str:
                      f"{_f(pos.get('512+'))} | {_f(m.get('baseline_nll_token'))} | "
                      f"{_f(m.get('copy_rate'))} | {m.get('longest_copy_notes', '-')} | "
                      f"{_f(m.get('loop_rate_mean', m.get('loop_rate')))} |")
+    steps = {e: run.sample_metrics(e).get("frame_nll") for e in run.epochs()}
+    if any(v is not None for v in steps.values()):
+        lines += ["", "Held-out NLL per time step (nats, all of a step's tokens summed; the JSB "
+                  "benchmark's unit; the test split: `python -m core eval --run RUN --split "
+                  "test`): " + ", ".join(f"epoch {e} {_f(v)}" for e, v in steps.items()) + "."]
     groove = " --groove PATH" if c.get("credit") else ""
     lines += ["", f"Rebuild: `python -m core gallery build {c.get('name', run.name)}{groove}`", ""]
     return "\n".join(lines)

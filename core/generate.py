@@ -260,6 +260,8 @@ class Generator:
         n, vocab = len(primer), self.vocab_size
         seqs = np.zeros((variations, n + cap), np.int32)
         seqs[:, :n] = primer
+        if getattr(self._engine, "takes_anti_loop", False):   # the engine's own (biaxial)
+            self._engine.anti_loop, anti_loop = anti_loop, 0.0
         guard = LoopGuard(anti_loop, variations)
         for t in range(n):
             guard.observe(seqs, t)

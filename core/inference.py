@@ -18,6 +18,8 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
+from core.biaxial import note_features
+from core.encodings.rolls import ON
 from core.presets import OneHot, ScaleTokens
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -243,8 +245,91 @@ class Recurrent:
 
 
 
-def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow":
+class BiaxialStepper:
+    """The biaxial model (``core.biaxial``) one piano-roll cell at a time, lowest pitch first.
+
+    At the start of each step the time-axis LSTMs advance once for every pitch (from the step
+    before, through :func:`core.biaxial.note_features`); then the note-axis LSTMs run up the
+    pitches, each reading the cell just chosen below it. ``step`` returns the probabilities of
+    the next cell's tokens ``[PAD, off, on, held]``, so the generator's sampler draws cells like
+    any token (temperature included).
+
+    ``anti_loop`` (0 to 1) is the original's answer to its own failure, stalling into silence:
+    its adaptive *conservativity* ``c`` (P(play) is raised to the power ``c``): after a step
+    with fewer than 2 notes ``c`` drops by ``0.02 * anti_loop`` (first back to 1), after any
+    other step it moves 30 % of the way back to 1. 0 is off; 1 is the original's rule.
+    """
+
+    takes_anti_loop = True
+
+    def __init__(self, model: Any, config: Any) -> None:
+        by_name = {layer.name: layer for layer in model.layers}
+        self.time = [_lstm_weights(by_name[f"time_lstm_{i}"]) for i in range(len(config.units))]
+        self.note = [_lstm_weights(by_name[f"note_lstm_{i}"]) for i in range(len(config.note_units))]
+        self.out_kernel, self.out_bias = (np.asarray(w, np.float32)
+                                          for w in by_name["play_articulate"].get_weights())
+        self.pitches, self.low = config.pitches, config.pitch_low
+        self.anti_loop = 0.0
+
+    def start(self, primer: np.ndarray, batch: int) -> np.ndarray:
+        self.batch, self.t, self.n = batch, 0, 0
+        self.h_time = [np.zeros((batch * self.pitches, k.shape[1] // 4), np.float32) for k, _, _ in self.time]
+        self.c_time = [np.zeros_like(h) for h in self.h_time]
+        self.frame = np.zeros((batch, self.pitches), np.int64)
+        self.conservativity = np.ones(batch)
+        self._begin_step(np.zeros((batch, self.pitches), np.int64))
+        probs = self._cell_probs()
+        for token in np.asarray(primer):
+            probs = self.step(np.full(batch, token))
+        return probs
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        tokens = np.asarray(tokens, np.int64)
+        self.frame[:, self.n] = tokens
+        self.lower = np.stack([tokens >= ON, tokens == ON], -1).astype(np.float32)
+        self.n += 1
+        if self.n == self.pitches:
+            self._adapt(self.frame)
+            self.t += 1
+            self._begin_step(self.frame.copy())
+        return self._cell_probs()
+
+    def _begin_step(self, previous: np.ndarray) -> None:
+        x = note_features(previous, np.full(self.batch, self.t), self.low).reshape(
+            self.batch * self.pitches, -1)
+        for i, (kernel, recurrent, bias) in enumerate(self.time):
+            self.h_time[i], self.c_time[i] = _lstm_cell(x @ kernel + self.h_time[i] @ recurrent + bias,
+                                                        self.c_time[i])
+            x = self.h_time[i]
+        self.time_out = x.reshape(self.batch, self.pitches, -1)
+        self.h_note = [np.zeros((self.batch, k.shape[1] // 4), np.float32) for k, _, _ in self.note]
+        self.c_note = [np.zeros_like(h) for h in self.h_note]
+        self.lower = np.zeros((self.batch, 2), np.float32)
+        self.n = 0
+
+    def _cell_probs(self) -> np.ndarray:
+        x = np.concatenate([self.time_out[:, self.n], self.lower], -1)
+        for i, (kernel, recurrent, bias) in enumerate(self.note):
+            self.h_note[i], self.c_note[i] = _lstm_cell(x @ kernel + self.h_note[i] @ recurrent + bias,
+                                                        self.c_note[i])
+            x = self.h_note[i]
+        play, artic = _sigmoid(x @ self.out_kernel + self.out_bias).T
+        play = play ** self.conservativity.astype(np.float32)
+        return np.stack([np.zeros_like(play), 1 - play, play * artic, play * (1 - artic)], -1)
+
+    def _adapt(self, frame: np.ndarray) -> None:
+        if self.anti_loop <= 0:
+            return
+        quiet = (frame >= ON).sum(axis=1) < 2
+        c = self.conservativity
+        self.conservativity = np.where(quiet, np.minimum(c, 1.0) - 0.02 * self.anti_loop,
+                                       c + (1.0 - c) * 0.3)
+
+
+def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow | BiaxialStepper":
     """The step-by-step form ``config``'s preset generates with (``start`` / ``step``)."""
+    if config.reads_pianoroll:
+        return BiaxialStepper(model, config)
     if config.many_to_many:
         return Recurrent(LSTMStepper(model))
     return SlidingWindow(model, config.window)

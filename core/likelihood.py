@@ -5,6 +5,9 @@
 - a many-to-many model (``studio``, ``ragtime``) reads each whole validation piece in one
   stateful pass with the generator's own step (:class:`core.inference.LSTMStepper`), from a zero
   state at the piece's first token, scoring every token but the first given all before it;
+- the biaxial model (piano-roll cells) scores every cell of each whole piece in one pass of the
+  Keras model: it is causal inside (the step before, the pitches below), so this is exactly the
+  probability its cell-by-cell stepper gives (tested);
 - a many-to-one seed model scores up to ``MAX_WINDOWS`` evenly spaced tokens that have a full
   window before them (its sliding window, :class:`core.inference.WindowForward`).
 
@@ -19,11 +22,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.biaxial import RollBatches
 from core.inference import LSTMStepper, WindowForward
 
 POSITION_BUCKETS = ((0, 128), (128, 256), (256, 512), (512, None))
 MAX_WINDOWS = 256   # validation positions scored for a many-to-one model
 BATCH = 64          # pieces (or windows) run together
+ROLL_BATCH = 8      # piano-roll pieces run together (each is steps x pitches cells)
 _MIN_PROB = 1e-12
 
 
@@ -34,7 +39,9 @@ def bucket_name(lo: int, hi: int | None) -> str:
 def heldout_nll(model: Any, config: Any, seqs: Sequence[np.ndarray]) -> dict[str, Any]:
     """``{"nll_token", "nll_by_position", "scored_tokens"}`` of ``model`` on ``seqs`` (token id
     arrays); ``ValueError`` when there is nothing to score."""
-    if config.many_to_many:
+    if config.reads_pianoroll:
+        nats, positions = _rolls(model, config, seqs)
+    elif config.many_to_many:
         nats, positions = _stateful(LSTMStepper(model), seqs)
     else:
         nats, positions = _windowed(WindowForward(model), seqs, config.window)
@@ -66,6 +73,24 @@ def _stateful(stepper: LSTMStepper, seqs: Sequence[np.ndarray]) -> tuple[np.ndar
             picked = probs[rows[live], tokens[live, t + 1]].astype(np.float64)
             nats.append(-np.log(np.maximum(picked, _MIN_PROB)))
             positions.append(np.full(live.sum(), t))
+    return _joined(nats), _joined(positions)
+
+
+def _rolls(model: Any, config: Any, seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Nats of every cell of every piece (the first included: it is predicted from silence)
+    and its position (cell index) in the piece."""
+    batches = RollBatches([s for s in seqs if len(s)], ROLL_BATCH, pitches=config.pitches,
+                          low=config.pitch_low, max_len=config.max_len, shuffle=False)
+    nats, positions = [], []
+    for i in range(len(batches)):
+        x, y, w = batches[i]
+        probs = np.asarray(model(x, training=False), np.float64)
+        picked = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0]
+        real = w > 0
+        cell = np.arange(y.shape[1] * y.shape[2]).reshape(y.shape[1:])
+        offsets = np.array([batches.chunks[j][1] for j in batches.batches[i]]) * config.pitches
+        nats.append(-np.log(np.maximum(picked[real], _MIN_PROB)))
+        positions.append((cell[None] + offsets[:, None, None])[real])
     return _joined(nats), _joined(positions)
 
 

@@ -45,20 +45,35 @@ class LoadedRun:
     def corpus_is_cached(self) -> bool:
         """Whether :attr:`split` is quick: loaded already, or in the corpus's disk cache."""
         spec = self.run.config.get("spec", {})
-        return "split" in self.__dict__ or corpus.is_cached(
+        return "pieces" in self.__dict__ or corpus.is_cached(
             spec.get("corpus"), spec.get("max_pieces"), self.tokenizer.instrument_kind)
 
     @cached_property
-    def split(self) -> tuple[list[Piece], list[Piece]]:
-        """``(train, validation)`` pieces, split as the training did. ``ValueError`` when the
-        run's corpus can no longer be loaded (e.g. a deleted upload)."""
+    def pieces(self) -> list[Piece]:
+        """The run's whole corpus. ``ValueError`` when it can no longer be loaded (e.g. a
+        deleted upload)."""
         spec = self.run.config.get("spec", {})
         try:
-            got = corpus.load(spec["corpus"], max_pieces=spec.get("max_pieces"),
-                              kind=self.tokenizer.instrument_kind)
+            return corpus.load(spec["corpus"], max_pieces=spec.get("max_pieces"),
+                               kind=self.tokenizer.instrument_kind).pieces
         except (KeyError, ValueError, OSError) as e:
             raise ValueError(f"the corpus of run {self.run.name} cannot be loaded: {e}") from None
-        return corpus.split(got.pieces, spec.get("val_share", 0.1), spec.get("seed", 0))
+
+    @cached_property
+    def split(self) -> tuple[list[Piece], list[Piece]]:
+        """``(train, validation)`` pieces, split as the training did (``ValueError`` as
+        :attr:`pieces`)."""
+        spec = self.run.config.get("spec", {})
+        return corpus.split(self.pieces, spec.get("val_share", 0.1), spec.get("seed", 0))
+
+    def heldout_sequences(self, part: str = "val") -> list[np.ndarray]:
+        """The token sequences of the validation pieces, or (``part="test"``) of the corpus's
+        given test split (``ValueError`` for a corpus without one)."""
+        if part == "val":
+            return self.val_sequences
+        if part != "test":
+            raise ValueError(f"split must be val or test, not {part!r}")
+        return [self.tokenizer.encode(p) for p in corpus.test_split(self.pieces)]
 
     @cached_property
     def train_sequences(self) -> list[np.ndarray]:

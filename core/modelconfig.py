@@ -21,6 +21,7 @@ class Preset:
     sizes: dict[str, dict[str, Any]]   # "small" / "medium" / "large" -> architecture numbers
     defaults: dict[str, Any]           # everything that is not a size ("size": the default one)
     many_to_many: bool                 # every position supervised; generates with the state carried
+    reads: str = "tokens"              # "tokens", or "pianoroll": the cells of a piano roll
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
@@ -53,8 +54,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {"window": 128, "dropout": 0.1, "optimizer": "adam", "learning_rate": 2e-3,
             "size": "small", "batch_size": 32, "clipnorm": 1.0, "train_on": "pieces"},
            many_to_many=True),
+    Preset("biaxial", "Johnson's biaxial RNN: an LSTM along time shared by every pitch, then one "
+           "up the keyboard at each step (pianoroll encodings)",
+           {"small": {"units": [64, 64], "note_units": [32, 16]},
+            "medium": {"units": [150, 150], "note_units": [64, 32]},
+            "large": {"units": [300, 300], "note_units": [100, 50]}},
+           {"window": 16, "dropout": 0.5, "optimizer": "adam", "learning_rate": 1e-3,
+            "size": "small", "batch_size": 8, "clipnorm": 1.0, "train_on": "pieces"},
+           many_to_many=True, reads="pianoroll"),
 ]}
 TRAIN_ON = ("windows", "pieces")
+PIANOROLL_VOCAB = 4   # PAD, off, on, held: the pianoroll encodings' cells
 
 
 def preset_names() -> list[str]:
@@ -81,10 +91,18 @@ class ModelConfig:
     #: them as in generation; many-to-many presets only); see ``core.data``.
     train_on: str = "windows"
     max_len: int = 4096  # "pieces": longer pieces are cut into chunks of this many tokens
+    #: the biaxial preset: its note-axis LSTMs, and the piano roll's pitches (low, count)
+    note_units: list[int] = field(default_factory=list)
+    pitch_low: int = 0
+    pitches: int = 0
 
     @property
     def many_to_many(self) -> bool:
         return PRESETS[self.preset].many_to_many
+
+    @property
+    def reads_pianoroll(self) -> bool:
+        return PRESETS[self.preset].reads == "pianoroll"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,4 +133,10 @@ def make_config(preset: str, vocab_size: int, size: str | None = None, **overrid
         raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}")
     if values.get("train_on") == "pieces" and not p.many_to_many:
         raise ValueError(f"{preset} predicts one token after a window; it trains on windows only")
+    if p.reads == "pianoroll":
+        if int(values.get("pitches", 0)) < 1 or vocab_size != PIANOROLL_VOCAB:
+            raise ValueError(f"{preset} reads a piano roll: train it on the pianoroll or "
+                             "pianoroll-quarter encoding")
+        if values.get("train_on") != "pieces":
+            raise ValueError(f"{preset} trains on whole pieces only")
     return ModelConfig(preset=preset, vocab_size=int(vocab_size), size=size, **values)

@@ -102,6 +102,16 @@ class Piece:
         return Piece(self.name, notes, [self.tracks[i] for i in keep] or [Track(is_drum=keep_drums)],
                      self.tempo, dict(self.meta))
 
+    def transposed(self, semitones: int) -> "Piece":
+        """The piece moved by ``semitones`` (drum tracks stay); notes pushed outside 0..127 are
+        dropped."""
+        notes = self.notes.copy()
+        melodic = ~self.drum_mask()
+        notes[melodic, PITCH] += semitones
+        notes = notes[(notes[:, PITCH] >= 0) & (notes[:, PITCH] <= 127)]
+        return Piece(f"{self.name} {semitones:+d}", notes, list(self.tracks), self.tempo,
+                     dict(self.meta, transposed=semitones))
+
     def slice_beats(self, start: float, end: float) -> "Piece":
         """Notes whose onset lies in ``[start, end)``, shifted to begin at 0 (ends clipped)."""
         n = self.notes

@@ -13,6 +13,9 @@ The seed projects' models, kept recognisable (``large`` is the original size):
   200-token window; Adam (the drum-beat notebook).
 - ``ragtime``: the Andrew Ng many-to-many LSTM(64) on one-hot tokens, 30-step sequences.
 
+- ``biaxial``: Johnson's biaxial RNN on piano-roll cells (``core.biaxial``), the one seed model
+  with true polyphony: LSTM 300, 300 along time shared by all pitches, LSTM 100, 50 up the pitches.
+
 And the studio default, ``studio``: Embedding -> stacked LSTM -> Dense softmax, many-to-many
 (every position supervised), dropout, gradient clipping. Its step-by-step form is plain
 matrix algebra (``core.generate`` runs it in NumPy with the LSTM state carried forward).
@@ -25,6 +28,7 @@ from typing import Any
 import keras
 from keras import layers
 
+from core import biaxial
 from core.modelconfig import PRESETS, ModelConfig, make_config, preset_names  # noqa: F401
 
 
@@ -60,11 +64,17 @@ class OneHot(_TokenInput):
 # --- builders ------------------------------------------------------------------------------
 def build(config: ModelConfig) -> keras.Model:
     """The uncompiled model of ``config``; see :func:`compile_model`."""
-    # a whole-piece model takes any length; a windowed one its window
-    length = None if config.train_on == "pieces" else config.window
-    tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
-    out = BUILDERS[config.preset](tokens, config)
-    return keras.Model(tokens, out, name=config.preset)
+    return BUILDERS[config.preset](config)
+
+
+def _token_model(body):
+    """A builder of a model on token ids from ``body(tokens, config)`` -> its output."""
+    def make(config: ModelConfig) -> keras.Model:
+        # a whole-piece model takes any length; a windowed one its window
+        length = None if config.train_on == "pieces" else config.window
+        tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
+        return keras.Model(tokens, body(tokens, config), name=config.preset)
+    return make
 
 
 def compile_model(model: keras.Model, config: ModelConfig) -> keras.Model:
@@ -139,9 +149,10 @@ def _studio(tokens, c: ModelConfig):
     return _softmax(x, c.vocab_size)
 
 
-#: The Keras builder of every preset in ``core.modelconfig.PRESETS``, by name.
-BUILDERS = {"skuli": _skuli, "softology": _softology, "devfest": _devfest,
-            "ragtime": _ragtime, "studio": _studio}
+#: The Keras builder of every preset in ``core.modelconfig.PRESETS``, by name: config -> model.
+BUILDERS = {"skuli": _token_model(_skuli), "softology": _token_model(_softology),
+            "devfest": _token_model(_devfest), "ragtime": _token_model(_ragtime),
+            "studio": _token_model(_studio), "biaxial": biaxial.build}
 
 
 def load_model(path) -> keras.Model:

@@ -151,6 +151,9 @@ class TrainSpec(Settings):
     train_on: str | None = setting(None, "whole pieces with the state carried (default for "
                                    "studio/ragtime) or windows", choices=("windows", "pieces"))
     patience: int | None = setting(None, "stop after N epochs without a better val_loss", lo=1)
+    transpose: int | None = setting(None, "also train on each training piece moved up and down "
+                                    "by 1..N semitones (validation pieces stay as they are)",
+                                    lo=0, hi=12)
 
     def wants_checkpoint(self, epoch: int) -> bool:
         if epoch == self.epochs:

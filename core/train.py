@@ -27,8 +27,10 @@ import keras
 import numpy as np
 
 from core import atomic, corpus, device, presets
+from core.biaxial import RollBatches
 from core.data import PieceBatches, make_windows
 from core.encodings import get_tokenizer
+from core.encodings.rolls import PianoRollTokenizer
 from core.paths import data_dir
 from core.runs import Run, RunState, checkpoint_name
 from core.settings import TrainSpec
@@ -141,6 +143,8 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
     if not train_pieces or not val_pieces:
         raise ValueError(f"the corpus has {len(loaded.pieces)} usable piece(s); training needs at "
                          "least 2 (one to train on, one to validate)")
+    if spec.transpose and tokenizer.instrument_kind != "drums":
+        train_pieces = [q for p in train_pieces for q in transpositions(p, spec.transpose)]
     if not resume:
         tokenizer.fit(train_pieces)
     train_seqs = [tokenizer.encode(p) for p in train_pieces]
@@ -161,9 +165,10 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
             run.truncate_history(last)
             initial_epoch = last
         else:
-            config = presets.make_config(spec.preset, tokenizer.vocab_size, spec.size, window=spec.window,
+            config = presets.make_config(spec.preset, tokenizer.vocab_size, spec.size,
                                          batch_size=spec.batch_size, learning_rate=spec.learning_rate,
-                                         dropout=spec.dropout, train_on=spec.train_on)
+                                         dropout=spec.dropout, train_on=spec.train_on,
+                                         **_roll_settings(spec, tokenizer))
             keras.utils.set_random_seed(spec.seed)
             model = presets.compile_model(presets.build(config), config)
             initial_epoch = 0
@@ -194,6 +199,25 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
     return run
 
 
+def transpositions(piece, semitones: int) -> list:
+    """``piece`` and its copies moved by -``semitones`` .. +``semitones`` (none lost entirely)."""
+    moved = [piece.transposed(k) for k in range(-semitones, semitones + 1) if k]
+    return [piece] + [m for m in moved if m.n_notes]
+
+
+def _roll_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
+    """The window, and for a piano-roll preset the roll's pitch range (its window is counted in
+    cells: the preset's steps times the pitches)."""
+    if not presets.PRESETS[spec.preset].reads == "pianoroll":
+        return {"window": spec.window}
+    if not isinstance(tokenizer, PianoRollTokenizer):
+        raise ValueError(f"the {spec.preset} preset reads a piano roll: choose the pianoroll or "
+                         f"pianoroll-quarter encoding, not {spec.encoding}")
+    steps = presets.PRESETS[spec.preset].defaults["window"]
+    return {"window": spec.window or steps * tokenizer.pitches, "pitches": tokenizer.pitches,
+            "pitch_low": tokenizer.low}
+
+
 @dataclass
 class _Data:
     """What ``model.fit`` gets: arrays of windows, or a ``keras.utils.PyDataset`` of pieces."""
@@ -212,6 +236,10 @@ class _Data:
 
 def datasets(config, train_seqs, val_seqs, seed: int) -> tuple[_Data, _Data]:
     """Training and validation data the way ``config`` trains (``core.data``)."""
+    if config.reads_pianoroll:
+        roll = {"pitches": config.pitches, "low": config.pitch_low, "max_len": config.max_len}
+        return (_piece_dataset(RollBatches(train_seqs, config.batch_size, seed=seed, **roll)),
+                _piece_dataset(RollBatches(val_seqs, config.batch_size, shuffle=False, **roll)))
     if config.train_on == "pieces":
         train = _piece_dataset(PieceBatches(train_seqs, config.batch_size, max_len=config.max_len,
                                             seed=seed))

@@ -58,12 +58,16 @@ with page_guard("Generate"):
         seconds = st.slider("Length (seconds)", 5, 120, 30, 5, key="gen_length")
         temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="gen_temperature")
         top_k = st.slider("Top-k (0 = off)", 0, 200, 20, 1, key="gen_top_k")
-        anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop")
+        roll = bool(run.config.get("model", {}).get("pitches"))   # a piano-roll model: cells
+        anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop",
+                              help="Breaks loops; for the biaxial model, the original's "
+                                   "conservativity relief after silent steps.")
         with st.expander("More"):
             top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
             max_tokens = st.number_input("Token limit (stops here even if shorter than the length)",
-                                         64, int(bounds(SamplingSettings, "length")[1]), 4096, 64,
-                                         key="gen_max_tokens")
+                                         64, int(bounds(SamplingSettings, "length")[1]),
+                                         20_000 if roll else 4096, 64, key="gen_max_tokens",
+                                         help="A piano-roll model's token is one pitch at one step.")
             penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
                                 key="gen_repetition_penalty")
         primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())]

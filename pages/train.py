@@ -35,7 +35,7 @@ def _setup_form() -> None:
 
     uploads = {f"{p.name} (your upload)": str(p) for p in uploaded_sets()}
     builtin = [b["name"] for b in corpus.list_builtin()]
-    corpora = builtin + list(uploads)
+    corpora = builtin + corpus.benchmark_sources() + list(uploads)
     with st.form("train_form", border=True):
         c1, c2, c3, c4 = st.columns(4)
         corpus_choice = c1.selectbox("Corpus", corpora, key="train_corpus",
@@ -62,6 +62,8 @@ def _setup_form() -> None:
             patience = a4.number_input("Stop after … epochs without a better validation loss "
                                        "(0 = never)", 0, 1000, 0, key="train_patience")
             seed = a5.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+            transpose = st.number_input("Also train on each piece transposed up and down by 1 to "
+                                        "… semitones (0 = off)", 0, 12, 0, key="train_transpose")
         submitted = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary", key="train_start")
     if submitted:
         with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
@@ -71,7 +73,7 @@ def _setup_form() -> None:
                              val_share=float(val_share), max_pieces=int(max_pieces) or None,
                              window=int(window) or None, batch_size=int(batch) or None,
                              learning_rate=float(lr) or None, patience=int(patience) or None,
-                             seed=int(seed))
+                             seed=int(seed), transpose=int(transpose) or None)
             run = jobs.start(spec)
             st.session_state["train_job"] = str(run.path)
             st.toast(f"Started {run.name}", icon=":material/directions_run:")

@@ -25,13 +25,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from core.corpus import builtin, files, sandbox, store
+from core.corpus import builtin, files, jsb, sandbox, store
 from core.corpus.files import Limits
 from core.paths import SHARED_DATA
 from core.piece import PITCH, Piece
 
 __all__ = ["BUILTIN", "CorpusResult", "Limits", "add_cli", "list_builtin", "load", "load_groove",
-           "load_uploads", "split"]
+           "load_uploads", "split", "test_split", "benchmark_sources"]
 
 #: Built-in corpus name -> one-line description.
 BUILTIN: dict[str, str] = {name: b.description for name, b in builtin.CATALOG.items()}
@@ -47,6 +47,12 @@ def list_builtin() -> list[dict[str, Any]]:
     """``name``, ``description`` and ``pieces`` (the count a full load gives) per corpus."""
     return [{"name": b.name, "description": b.description, "pieces": b.pieces}
             for b in builtin.CATALOG.values()]
+
+
+def benchmark_sources() -> list[str]:
+    """The benchmark corpora of the shared data folder that are present (``jsb``, ``jsb-16th``)."""
+    return [name for name, resolution in (("jsb", "quarter"), ("jsb-16th", "16th"))
+            if jsb.default_path(resolution).is_file()]
 
 
 @dataclass
@@ -89,6 +95,8 @@ def load(source: Any, *, max_pieces: int | None = None, kind: str = "melodic",
 
     ``source`` may also be ``"groove"`` or ``"groove:PATH"``: the Groove MIDI Dataset's train
     split (:func:`load_groove`, drums whatever ``kind`` says).
+    ``"jsb"``, ``"jsb-16th"`` or ``"jsb:PATH"``: the JSB Chorales benchmark (:mod:`core.corpus.jsb`),
+    every piece with its given train / valid / test split (``max_pieces``: the first N of each).
     ``max_pieces`` keeps the first N files (tunes, for the ABC corpora) in sorted order.
     ``limits`` bounds user files (size, notes, zip contents, parse time and memory).
     Raises ``ValueError`` for an unknown source or one with no usable piece.
@@ -104,6 +112,12 @@ def load(source: Any, *, max_pieces: int | None = None, kind: str = "melodic",
         root = source.partition(":")[2] or SHARED_DATA / "groove"
         return load_groove(root, "train", max_pieces, beat_type="beat", progress=progress,
                            use_cache=use_cache)
+    if isinstance(source, str) and (source in ("jsb", "jsb-16th") or source.startswith("jsb:")):
+        pieces, total = jsb.load_jsb(source, max_pieces)
+        pieces, skipped = _select(pieces, kind, [])
+        result = _result(source, pieces, skipped, "chorales")
+        result.n_files = total if max_pieces is None else result.n_files
+        return result
     limits = limits or Limits()
     sources = _user_sources(source)
     candidates = files.gather(sources, limits)
@@ -150,11 +164,18 @@ def read_midi(midi: bytes | str | Path, name: str | None = None,
 def split(pieces: Sequence[Piece], val_share: float, seed: int) -> tuple[list[Piece], list[Piece]]:
     """``(train, validation)``: whole pieces, never a piece cut in two.
 
+    A corpus that comes with its own split (every piece has ``meta["given_split"]``, as JSB
+    does) keeps it: its ``train`` and ``valid`` pieces, whatever ``val_share`` says (its
+    ``test`` pieces: :func:`test_split`).
+
     Which side a piece lands on depends only on its name and ``seed`` (not on list order),
     so pieces with the same name always land together. ``round(len * val_share)`` pieces go to
     validation (at least one when ``val_share > 0`` and there are two pieces or more); both
     lists keep the input order.
     """
+    if pieces and all("given_split" in p.meta for p in pieces):
+        return ([p for p in pieces if p.meta["given_split"] == "train"],
+                [p for p in pieces if p.meta["given_split"] == "valid"])
     if not 0 <= val_share < 1:
         raise ValueError(f"val_share must be in [0, 1), got {val_share}")
     n_val = round(len(pieces) * val_share)
@@ -165,6 +186,16 @@ def split(pieces: Sequence[Piece], val_share: float, seed: int) -> tuple[list[Pi
     train = [p for i, p in enumerate(pieces) if i not in chosen]
     val = [p for i, p in enumerate(pieces) if i in chosen]
     return train, val
+
+
+def test_split(pieces: Sequence[Piece]) -> list[Piece]:
+    """The given ``test`` pieces of a corpus that has its own split (JSB); ``ValueError`` for a
+    corpus without one (its held-out pieces are :func:`split`'s validation side)."""
+    test = [p for p in pieces if p.meta.get("given_split") == "test"]
+    if not test:
+        raise ValueError("this corpus has no test split (only corpora that come with one, such "
+                         "as jsb, do); use the validation split")
+    return test
 
 
 def load_groove(root: str | Path = SHARED_DATA / "groove", split: str = "train",

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.encodings import chords, drums, events, grid  # noqa: F401  (they register)
+from core.encodings import chords, drums, events, grid, rolls  # noqa: F401  (they register)
 from core.encodings.base import REGISTRY
 from core.encodings.base import PAD, Tokenizer
 
