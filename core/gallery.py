@@ -173,8 +173,8 @@ def model_card(run: Run) -> str:
         lines.append(f"| data credit | {c['credit']} |")
     first = run.sample_metrics(run.epochs()[0]) if run.epochs() else {}
     lines += ["", "## Copying and held-out likelihood by epoch", "",
-              "Samples: 4 of 512 tokens per checkpoint at temperature 1 with no top-k, top-p or "
-              "anti-loop (the model, not the sampler). Copy rate: share of a sample's 8-note "
+              f"Samples: 4 of {first.get('sample_tokens', 512)} tokens per checkpoint at "
+              "temperature 1 with no top-k, top-p or anti-loop (the model, not the sampler). Copy rate: share of a sample's 8-note "
               "n-grams found verbatim in the training pieces (mean of the 4); the held-out "
               f"pieces' own copy rate, the reference for real music, is "
               f"{_f(first.get('heldout_copy_rate'))} ({first.get('val_pieces', '-')} pieces), their "
