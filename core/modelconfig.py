@@ -91,6 +91,7 @@ class ModelConfig:
     #: them as in generation; many-to-many presets only); see ``core.data``.
     train_on: str = "windows"
     max_len: int = 4096  # "pieces": longer pieces are cut into chunks of this many tokens
+                         # (of this many steps, for a piano roll)
     #: the biaxial preset: its note-axis LSTMs, and the piano roll's pitches (low, count)
     note_units: list[int] = field(default_factory=list)
     pitch_low: int = 0

@@ -208,12 +208,13 @@ def transpositions(piece, semitones: int) -> list:
 def _roll_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
     """The window, and for a piano-roll preset the roll's pitch range (its window is counted in
     cells: the preset's steps times the pitches)."""
-    if not presets.PRESETS[spec.preset].reads == "pianoroll":
-        return {"window": spec.window}
+    preset = presets.PRESETS.get(spec.preset)
+    if preset is None or preset.reads != "pianoroll":
+        return {"window": spec.window}   # (an unknown preset is make_config's message)
     if not isinstance(tokenizer, PianoRollTokenizer):
         raise ValueError(f"the {spec.preset} preset reads a piano roll: choose the pianoroll or "
                          f"pianoroll-quarter encoding, not {spec.encoding}")
-    steps = presets.PRESETS[spec.preset].defaults["window"]
+    steps = preset.defaults["window"]
     return {"window": spec.window or steps * tokenizer.pitches, "pitches": tokenizer.pitches,
             "pitch_low": tokenizer.low}
 
