@@ -63,6 +63,16 @@ def _lstm_cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gates[:, 3 * n:] * np.tanh(c), c
 
 
+def _stack_step(x: np.ndarray, weights: list[list[np.ndarray]], h: list[np.ndarray],
+                c: list[np.ndarray]) -> np.ndarray:
+    """One step of stacked LSTMs (``weights``: kernel, recurrent, bias per layer) from input
+    ``x``, updating the states ``h`` and ``c`` in place; the top layer's ``h``."""
+    for i, (kernel, recurrent, bias) in enumerate(weights):
+        h[i], c[i] = _lstm_cell(x @ kernel + h[i] @ recurrent + bias, c[i])
+        x = h[i]
+    return x
+
+
 def _lstm_sequence(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
                    return_sequences: bool) -> np.ndarray:
     """A Keras LSTM over ``x`` ``(batch, T, in)`` from a zero state: ``(batch, T, n)`` or the
@@ -297,10 +307,7 @@ class BiaxialStepper:
     def _begin_step(self, previous: np.ndarray) -> None:
         x = note_features(previous, np.full(self.batch, self.t), self.low).reshape(
             self.batch * self.pitches, -1)
-        for i, (kernel, recurrent, bias) in enumerate(self.time):
-            self.h_time[i], self.c_time[i] = _lstm_cell(x @ kernel + self.h_time[i] @ recurrent + bias,
-                                                        self.c_time[i])
-            x = self.h_time[i]
+        x = _stack_step(x, self.time, self.h_time, self.c_time)
         self.time_out = x.reshape(self.batch, self.pitches, -1)
         self.h_note = [np.zeros((self.batch, k.shape[1] // 4), np.float32) for k, _, _ in self.note]
         self.c_note = [np.zeros_like(h) for h in self.h_note]
@@ -309,10 +316,7 @@ class BiaxialStepper:
 
     def _cell_probs(self) -> np.ndarray:
         x = np.concatenate([self.time_out[:, self.n], self.lower], -1)
-        for i, (kernel, recurrent, bias) in enumerate(self.note):
-            self.h_note[i], self.c_note[i] = _lstm_cell(x @ kernel + self.h_note[i] @ recurrent + bias,
-                                                        self.c_note[i])
-            x = self.h_note[i]
+        x = _stack_step(x, self.note, self.h_note, self.c_note)
         play, artic = _sigmoid(x @ self.out_kernel + self.out_bias).T
         play = play ** self.conservativity.astype(np.float32)
         return np.stack([np.zeros_like(play), 1 - play, play * artic, play * (1 - artic)], -1)
