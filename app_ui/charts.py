@@ -8,23 +8,39 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 COLORS = {"loss": "#1f77b4", "val_loss": "#ff7f0e", "accuracy": "#2ca02c", "val_accuracy": "#d62728",
-          "copy_rate": "#d62728", "loop_rate": "#9467bd"}
+          "copy_rate": "#d62728", "loop_rate": "#9467bd",
+          "d_loss": "#d62728", "g_loss": "#1f77b4", "mse": "#7f7f7f",
+          "d_accuracy": "#d62728", "frozen_d": "#ff9896", "frozen_g": "#aec7e8"}
 NAMES = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
-         "val_accuracy": "validation accuracy"}
+         "val_accuracy": "validation accuracy",
+         "d_loss": "discriminator loss", "val_d_loss": "discriminator loss (validation)",
+         "g_loss": "generator loss", "val_g_loss": "generator loss (validation)",
+         "mse": "pre-training squared error", "val_mse": "squared error (validation)",
+         "d_accuracy": "discriminator accuracy", "val_d_accuracy": "discriminator accuracy (validation)",
+         "frozen_d": "batches with D frozen", "frozen_g": "batches with G frozen"}
+#: A GAN's panels (``core.crnngan``): it has no single loss to watch.
+GAN_PANELS = ((("Losses (a balance, not a descent)", ("d_loss", "val_d_loss", "g_loss", "val_g_loss",
+                                                       "mse", "val_mse"))),
+              (("Discriminator accuracy (0.5: fooled)", ("d_accuracy", "val_d_accuracy", "frozen_d",
+                                                         "frozen_g"))))
 
 
 def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
                    height: int = 340) -> go.Figure:
-    """Loss and validation loss (left) and accuracy (right) per epoch, from ``Run.history()``."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
+    """Loss and validation loss (left) and accuracy (right) per epoch, from ``Run.history()``;
+    for a GAN its losses (left) and its discriminator's accuracy (right)."""
+    gan = any("d_loss" in r or "mse" in r for r in rows)
+    panels = GAN_PANELS if gan else (("Loss (lower is better)", ("loss", "val_loss")),
+                                     ("Accuracy", ("accuracy", "val_accuracy")))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[title for title, _ in panels],
                         horizontal_spacing=0.08)
     epochs = [r["epoch"] for r in rows]
-    for col, keys in ((1, ("loss", "val_loss")), (2, ("accuracy", "val_accuracy"))):
+    for col, (_, keys) in enumerate(panels, start=1):
         for key in keys:
             ys = [r.get(key) for r in rows]
             if any(y is not None for y in ys):
                 fig.add_trace(go.Scatter(x=epochs, y=ys, name=NAMES[key], mode="lines+markers",
-                                         line=dict(color=COLORS[key],
+                                         line=dict(color=COLORS[key.removeprefix("val_")],
                                                    dash="dot" if key.startswith("val") else None)),
                               row=1, col=col)
     if best_epoch is not None:

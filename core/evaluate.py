@@ -18,6 +18,11 @@ the numbers show the model, not the sampler), writes ``samples/epoch_NNNN.mid`` 
   ``nll_by_position``, next to a 3-gram baseline fitted on the training pieces
   (``baseline_nll_token``, ``baseline_nll_note``).
 
+A model of real-valued steps (the C-RNN-GAN) has no likelihood: its report has the samples'
+numbers above (its samples start from noise alone, ``SAMPLE_GAN_STEPS`` steps), the paper's four
+measures (``core.music_measures``) for the samples and, as ``heldout_*``, for the validation
+pieces, and ``val_mse``: the generator's teacher-forced squared error on the validation pieces.
+
 When the run's corpus cannot be loaded any more, the report says why in ``corpus_problem`` and
 leaves the corpus numbers out. ``python -m core eval --run DIR [--epoch N]`` prints
 :func:`evaluate_run` as JSON.
@@ -31,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core import atomic, metrics
+from core import atomic, metrics, music_measures
 from core.encodings.rolls import PianoRollTokenizer
 from core.generate import Generator
 from core.likelihood import heldout_nll
@@ -42,6 +47,7 @@ SAMPLE_TOKENS = 512
 SAMPLE_STEPS = 64        # a piano-roll model's sample: this many steps (of every pitch's cell)
 SAMPLE_SEED = 0
 SAMPLE_VARIATIONS = 4    # copy rate is the mean over this many samples (the .mid is the first)
+SAMPLE_GAN_STEPS = 128   # a C-RNN-GAN's sample: this many steps (onsets)
 
 
 def checkpoint_report(run: Run | str | Path, epoch: int, model: Any = None) -> dict[str, Any]:
@@ -80,7 +86,10 @@ def checkpoint_reporter(run: Run, log: Callable[[str], None]) -> Callable[[int, 
 
 def sample_tokens(tokenizer: Any) -> int:
     """A checkpoint sample's length: ``SAMPLE_TOKENS``, or ``SAMPLE_STEPS`` steps of a piano roll
-    (whose tokens are cells, a step's worth per pitch)."""
+    (whose tokens are cells, a step's worth per pitch), or ``SAMPLE_GAN_STEPS`` real-valued
+    steps."""
+    if tokenizer.continuous:
+        return SAMPLE_GAN_STEPS
     if isinstance(tokenizer, PianoRollTokenizer):
         return SAMPLE_STEPS * tokenizer.pitches
     return SAMPLE_TOKENS
@@ -91,7 +100,7 @@ def _report(run: Run, epoch: int | None, model: Any,
     t0 = time.perf_counter()
     lr = loaded(run)
     if model is not None:
-        gen = Generator(model, lr.tokenizer, lr.config, lr)
+        gen = Generator.for_model(model, lr.tokenizer, lr.config, lr)
     else:
         gen = Generator.from_run(run, epoch)
         if epoch is None:  # best.keras, else the latest checkpoint
@@ -104,8 +113,9 @@ def _report(run: Run, epoch: int | None, model: Any,
     except ValueError as e:
         corpus, report["corpus_problem"] = None, str(e)
 
-    # the samples: raw model behaviour, primed from the corpus when it is there
-    primer = "corpus" if corpus else "note"
+    # the samples: raw model behaviour, primed from the corpus when it is there (a GAN's from
+    # noise alone, as in its paper)
+    primer = "none" if lr.tokenizer.continuous else "corpus" if corpus else "note"
     length = sample_tokens(lr.tokenizer)
     result = gen.generate(length, seed=SAMPLE_SEED, temperature=1.0, primer=primer,
                           include_primer=False, variations=SAMPLE_VARIATIONS)
@@ -115,7 +125,8 @@ def _report(run: Run, epoch: int | None, model: Any,
                   sample_seconds=round(result.elapsed_s, 4))
     report.update(metrics.piece_metrics(sample, corpus.copy_index if corpus else None,
                                         corpus.pitch_class_histogram if corpus else None))
-    report["token_loop_rate"] = metrics.loop_rate(result.tokens[0][result.primer_length:])
+    if not lr.tokenizer.continuous:
+        report["token_loop_rate"] = metrics.loop_rate(result.tokens[0][result.primer_length:])
     if corpus is None:
         report["report_seconds"] = round(time.perf_counter() - t0, 3)
         return report, sample
@@ -128,6 +139,10 @@ def _report(run: Run, epoch: int | None, model: Any,
         report[key] = max(c[key] for c in copies)
     report["loop_rate_mean"] = float(np.mean([metrics.loop_rate(p) for p in pieces]))
     report.update(corpus.heldout)
+    if lr.tokenizer.continuous:
+        report.update(_step_model_numbers(gen, corpus, pieces))
+        report["report_seconds"] = round(time.perf_counter() - t0, 3)
+        return report, sample
 
     # held-out likelihood, nats per token and per note, the way the model generates
     val_seqs = corpus.heldout_sequences(split)
@@ -151,3 +166,13 @@ def _report(run: Run, epoch: int | None, model: Any,
     report["baseline"] = f"{BASELINE_N}-gram, Witten-Bell smoothing"
     report["report_seconds"] = round(time.perf_counter() - t0, 3)
     return report, sample
+
+
+def _step_model_numbers(gen: Any, corpus: LoadedRun, samples: list) -> dict[str, Any]:
+    """A C-RNN-GAN's own numbers: the paper's measures of its samples and of the held-out
+    pieces, and its teacher-forced squared error on the held-out pieces."""
+    out: dict[str, Any] = dict(music_measures.mean_measures(samples))
+    val = [p.select("melodic") for p in corpus.split[1]]
+    out.update({f"heldout_{k}": v for k, v in music_measures.mean_measures(val).items()})
+    out["val_mse"] = gen.teacher_forced_error(corpus.val_sequences, seed=SAMPLE_SEED)
+    return out

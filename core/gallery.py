@@ -149,6 +149,7 @@ def model_card(run: Run) -> str:
     """The run's model card in Markdown: data, model, training and copy rate by epoch."""
     c, hist = run.config, run.history()
     spec, model = c["spec"], c["model"]
+    gan = bool(model.get("features"))   # the C-RNN-GAN: no likelihood, its own table
     best = min(hist, key=lambda r: r.get("val_loss", float("inf"))) if hist else {}
     lines = [
         f"# {c.get('name', run.name)}", "", c.get("description", ""), "",
@@ -156,7 +157,8 @@ def model_card(run: Run) -> str:
         f"| corpus | `{spec['corpus']}` ({c['corpus']['used']} pieces used of {c['corpus']['files']}) |",
         f"| split | {len(c['split']['train'])} train / {len(c['split']['val'])} validation pieces, "
         f"by piece, seed {spec['seed']} |",
-        f"| encoding | `{spec['encoding']}` (vocabulary {model['vocab_size']}) |",
+        f"| encoding | `{spec['encoding']}` (" + (f"{model['features']} real values per step"
+                                                   if gan else f"vocabulary {model['vocab_size']}") + ") |",
         f"| preset | `{model['preset']}`, size `{model['size']}`, window {model['window']}, "
         f"units {model['units']} |",
         f"| parameters | {c['params']:,} |",
@@ -165,13 +167,18 @@ def model_card(run: Run) -> str:
         f"| trained on | {c['model'].get('train_on', 'windows')} (state carried through whole pieces) |"
         if c["model"].get("train_on") == "pieces" else
         f"| trained on | windows of {model['window']} tokens (how this model generates) |",
-        f"| best validation loss | {best.get('val_loss', float('nan')):.4f} nats/token at epoch {best.get('epoch', '-')} |",
-        f"| default checkpoint | epoch {run.best_epoch()}: the kept checkpoint with the lowest validation loss |",
+        *([f"| held-out measure | the generator's teacher-forced squared error (`val_mse`), and the "
+           "paper's measures of samples next to the held-out pieces' (below) |",
+           "| default checkpoint | the latest: a GAN has no validation loss to choose by |"] if gan else
+          [f"| best validation loss | {best.get('val_loss', float('nan')):.4f} nats/token at epoch {best.get('epoch', '-')} |",
+           f"| default checkpoint | epoch {run.best_epoch()}: the kept checkpoint with the lowest validation loss |"]),
         "| optimizer state | dropped from shipped checkpoints (they generate; they do not resume) |",
     ]
     if c.get("credit"):
         lines.append(f"| data credit | {c['credit']} |")
     first = run.sample_metrics(run.epochs()[0]) if run.epochs() else {}
+    if gan:
+        return "\n".join(lines + _gan_by_epoch(run, first) + _rebuild(c))
     lines += ["", "## Copying and held-out likelihood by epoch", "",
               f"Samples: 4 of {first.get('sample_tokens', 512)} tokens per checkpoint at "
               "temperature 1 with no top-k, top-p or anti-loop (the model, not the sampler). Copy rate: share of a sample's 8-note "
@@ -197,9 +204,40 @@ def model_card(run: Run) -> str:
         lines += ["", "Held-out NLL per time step (nats, all of a step's tokens summed; the JSB "
                   "benchmark's unit; the test split: `python -m core eval --run RUN --split "
                   "test`): " + ", ".join(f"epoch {e} {_f(v)}" for e, v in steps.items()) + "."]
+    return "\n".join(lines + _rebuild(c))
+
+
+def _rebuild(c: dict[str, Any]) -> list[str]:
     groove = " --groove PATH" if c.get("credit") else ""
-    lines += ["", f"Rebuild: `python -m core gallery build {c.get('name', run.name)}{groove}`", ""]
-    return "\n".join(lines)
+    return ["", f"Rebuild: `python -m core gallery build {c.get('name')}{groove}`", ""]
+
+
+def _gan_by_epoch(run: Run, first: dict[str, Any]) -> list[str]:
+    """A GAN's card table: its losses, and the paper's measures of its samples by epoch next to
+    the held-out pieces' own (``core.music_measures``), with copy and loop rate."""
+    def pair(m, key):
+        return f"{_f(m.get(key))} ({_f(m.get('heldout_' + key))})"
+
+    lines = ["", "## The GAN by epoch", "",
+             f"Samples: 4 of {first.get('sample_tokens', '-')} steps per checkpoint from noise alone "
+             "(noise scale 1). The paper's measures of the samples, the held-out pieces' own in "
+             "brackets: polyphony (share of onsets with 2+ tones), in scale (share of notes in the "
+             "best major scale), repeated (share of 4-note melodic patterns repeating earlier), "
+             "tone span (semitones). Copy rate: share of 8-onset n-grams found verbatim in the "
+             f"training pieces (held-out pieces' own: {_f(first.get('heldout_copy_rate'))}). "
+             "Epochs up to the pre-training's end train the generator alone (squared error).", "",
+             "| epoch | D loss | G loss | D accuracy | val squared error | polyphony | in scale "
+             "| repeated | tone span | copy rate | loop rate |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    by_epoch = {r["epoch"]: r for r in run.history()}
+    for e in run.epochs():
+        m, h = run.sample_metrics(e), by_epoch.get(e, {})
+        lines.append(f"| {e} | {_f(h.get('d_loss'))} | {_f(h.get('g_loss'))} | "
+                     f"{_f(h.get('d_accuracy'))} | {_f(m.get('val_mse'))} | {pair(m, 'polyphony')} | "
+                     f"{pair(m, 'scale_consistency')} | {pair(m, 'repetitions')} | "
+                     f"{pair(m, 'tone_span')} | {_f(m.get('copy_rate'))} | "
+                     f"{_f(m.get('loop_rate_mean'))} |")
+    return lines
 
 
 def _f(v) -> str:

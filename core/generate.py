@@ -4,7 +4,9 @@
     >>> result = gen.generate(length=500, temperature=0.9, top_p=0.95, seed=1, variations=3)
     >>> result.piece(0).to_midi().write("out.mid")
 
-A step is computed by the preset's NumPy inference form (``core.inference``: the LSTM state
+Primers and the ``Result`` are ``core.primers``'s (shared with ``core.generate_steps``, the
+C-RNN-GAN's generator, which :meth:`Generator.from_run` returns for such a run). A step is
+computed by the preset's NumPy inference form (``core.inference``: the LSTM state
 carried for many-to-many models, a sliding window for the seed models) and sampled by
 ``core.sampling`` (temperature, top-k / top-p, repetition penalty, anti-loop), all variations
 in one batch from a seeded generator, so the same seed gives the same music.
@@ -12,21 +14,17 @@ in one batch from a seeded generator, so the same seed gives the same music.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from core import corpus, presets
+from core import presets
 from core.encodings.base import PAD, Tokenizer
 from core.inference import engine_for
 from core.loaded import LoadedRun, loaded
-from core.notes import note_pitch, parse_notes
-from core.piece import Piece, Track
+from core.primers import PRIMERS, Primers, Result, one_blas_thread  # noqa: F401 (re-exported)
 from core.runs import Run
 from core.sampling import LoopGuard, sample
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
@@ -34,58 +32,10 @@ from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
 REPETITION_WINDOW = 32      # tokens looked back at by the repetition penalty
 SECONDS_CHECK_EVERY = 16    # tokens between two decodes when a length in seconds is set and the
                             # encoding has no BeatClock
-PRIMERS = ("corpus", "note", "text", "midi")
-
-
-# --- the result ----------------------------------------------------------------------------------
-@dataclass
-class Result:
-    """What :meth:`Generator.generate` made.
-
-    ``tokens``: one int32 array per variation, the primer's ``primer_length`` tokens first (they
-    can differ in length when a length in seconds was asked for). ``elapsed_s``: wall-clock
-    seconds the generation took (primer encoding excluded). ``seed``: the seed used (drawn when
-    none was given), so a result can be made again. ``tempo`` (bpm) and ``program`` (General MIDI,
-    ``None`` = as decoded) are applied by :meth:`piece`.
-    """
-
-    tokens: list[np.ndarray]
-    primer_length: int
-    elapsed_s: float
-    seed: int
-    tempo: float
-    program: int | None
-    include_primer: bool
-    tokenizer: Tokenizer = field(repr=False)
-
-    @property
-    def generated_tokens(self) -> int:
-        """Tokens sampled, over all variations (primers not counted)."""
-        return sum(len(t) - self.primer_length for t in self.tokens)
-
-    def piece(self, i: int = 0, include_primer: bool | None = None) -> Piece:
-        """Variation ``i`` decoded, at the result's tempo and program; drum encodings decode onto
-        the drum channel. ``include_primer`` (default: the result's setting) keeps the primer."""
-        keep = self.include_primer if include_primer is None else include_primer
-        tokens = self.tokens[i] if keep else self.tokens[i][self.primer_length:]
-        decoded = self.tokenizer.decode(tokens)
-        drums = self.tokenizer.instrument_kind == "drums"
-        tracks = [Track(0, True, t.name) if drums else
-                  Track(t.program if self.program is None else self.program, t.is_drum, t.name)
-                  for t in decoded.tracks]
-        return Piece(f"variation {i + 1}", decoded.notes, tracks, self.tempo, dict(decoded.meta))
-
-    @property
-    def pieces(self) -> list[Piece]:
-        return [self.piece(i) for i in range(len(self.tokens))]
-
-    def midi(self, i: int = 0, include_primer: bool | None = None):
-        """Variation ``i`` as a ``pretty_midi.PrettyMIDI`` (times in seconds)."""
-        return self.piece(i, include_primer).to_midi()
 
 
 # --- the generator ------------------------------------------------------------------------------
-class Generator:
+class Generator(Primers):
     """Samples music from one checkpoint of a run. Build it with :meth:`from_run`, or from a live
     ``model`` (e.g. during training) with its ``tokenizer`` and ``config``
     (a :class:`core.presets.ModelConfig`)."""
@@ -102,7 +52,9 @@ class Generator:
     @classmethod
     def from_run(cls, run_dir: str | Path | Run | LoadedRun, epoch: int | None = None) -> "Generator":
         """The checkpoint of ``epoch`` (default: ``best.keras``, else the latest) of a run folder,
-        loaded with ``safe_mode``, with the run's tokenizer and model config. A
+        loaded with ``safe_mode``, with the run's tokenizer and model config; for a model of
+        real-valued steps (C-RNN-GAN) a ``core.generate_steps.StepGenerator``, which takes the
+        same arguments. A
         :class:`LoadedRun` given is used as is (the app passes its cached one); otherwise the
         process's (``core.loaded.loaded``)."""
         if isinstance(run_dir, LoadedRun):
@@ -117,89 +69,21 @@ class Generator:
             model = presets.load_model(path)
         except Exception as e:
             raise ValueError(f"cannot load the checkpoint {path.name}: {e}") from e
-        return cls(model, lr.tokenizer, lr.config, lr)
+        return cls.for_model(model, lr.tokenizer, lr.config, lr)
+
+    @classmethod
+    def for_model(cls, model: Any, tokenizer: Any, config: Any,
+                  run: LoadedRun | None = None) -> "Generator":
+        """The generator of a live ``model``: a ``Generator``, or for a model of real-valued
+        steps a ``core.generate_steps.StepGenerator`` (same arguments, same ``Result``)."""
+        if config.reads_notes:
+            from core.generate_steps import StepGenerator
+            return StepGenerator(model, tokenizer, config, run)
+        return cls(model, tokenizer, config, run)
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size
-
-    # --- primers -----------------------------------------------------------------------------
-    def primer(self, kind: str = "note", *, text: str | None = None,
-               midi: bytes | str | Path | None = None, note: int | str | None = None,
-               length: int | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Primer token ids (int32, never empty) of one ``kind``:
-
-        - ``"corpus"``: ``length`` tokens (default: the model's window) of a random training
-          piece of the run: its opening for a model trained on whole pieces (the state it
-          learnt from), a random window otherwise;
-        - ``"note"``: a single ``note`` (MIDI number or name; default C4, or a kick drum for drum
-          encodings), moved to the nearest pitch (and a loudness) the vocabulary can say;
-        - ``"text"``: notes typed as text (:func:`parse_notes`), or the encoding's own token
-          names separated by spaces (e.g. ``Pitch_60``);
-        - ``"midi"``: a MIDI file (bytes or path), its first ``length`` tokens when given.
-
-        Raises ``ValueError`` with the reason for anything it cannot use.
-        """
-        rng = rng or np.random.default_rng()
-        drums = self.tokenizer.instrument_kind == "drums"
-        if kind == "corpus":
-            return self._corpus_primer(length or self.config.window, rng)
-        if kind == "note":
-            return self._note_primer(36 if drums and note is None else note if note is not None else 60)
-        if kind == "text":
-            if not text or not text.strip():
-                raise ValueError("the text primer is empty: type notes like 'C4 E4 G4'")
-            try:
-                piece = parse_notes(text, is_drum=drums)
-            except ValueError as not_notes:
-                try:
-                    return self.tokenizer.parse_tokens(text)
-                except ValueError as not_tokens:
-                    raise ValueError(f"primer text: {not_notes}; read as token names: {not_tokens} "
-                                     f"(e.g. {' '.join(self.tokenizer.vocab[1:4])})") from None
-            return self._encode(piece, "the primer text")
-        if kind == "midi":
-            if midi is None:
-                raise ValueError("the MIDI primer needs a MIDI file")
-            tokens = self._encode(corpus.read_midi(midi, _primer_label(midi)), "the primer MIDI file")
-            return tokens[:length] if length else tokens
-        raise ValueError(f"unknown primer {kind!r}; choose one of {', '.join(PRIMERS)}")
-
-    def _encode(self, piece: Piece, what: str) -> np.ndarray:
-        tokens = self.tokenizer.encode(piece)
-        if not len(tokens):
-            raise ValueError(f"{what} has no notes that the {self.tokenizer.name} encoding can use")
-        return np.asarray(tokens, np.int32)
-
-    def _note_primer(self, note: int | str) -> np.ndarray:
-        pitch = note_pitch(note) if isinstance(note, str) else int(note)
-        if not 0 <= pitch <= 127:
-            raise ValueError(f"primer note {note} is outside MIDI pitches 0..127")
-        drums = self.tokenizer.instrument_kind == "drums"
-        nearest = sorted(range(max(pitch - 12, 0), min(pitch + 13, 128)), key=lambda q: abs(q - pitch))
-        for p in nearest:
-            for velocity in (90, 64, 110, 40, 127, 20):  # an encoding may know only some loudness
-                piece = Piece("primer", [[0.0, 1.0, p, velocity, 0]], [Track(0, drums)])
-                tokens = self.tokenizer.encode(piece)
-                if len(tokens) and self.tokenizer.decode(tokens).n_notes:
-                    return np.asarray(tokens, np.int32)
-        raise ValueError(f"no note within an octave of {note} is in this model's vocabulary")
-
-    def _corpus_primer(self, length: int, rng: np.random.Generator) -> np.ndarray:
-        if self.run is None:
-            raise ValueError("a corpus primer needs the run folder (use Generator.from_run)")
-        seqs = [s for s in self.run.train_sequences if len(s)]
-        if not seqs:
-            raise ValueError("the run's training pieces give no tokens")
-        long_enough = [s for s in seqs if len(s) >= length]
-        if not long_enough:  # every piece is shorter than the window: the longest, whole
-            return max(seqs, key=len).astype(np.int32)
-        seq = long_enough[rng.integers(len(long_enough))]
-        # a model trained on whole pieces built its state from a piece's start, so it is primed
-        # with an opening; a windowed one saw windows from anywhere in a piece
-        whole = self.config.train_on == "pieces"
-        start = 0 if whole else int(rng.integers(len(seq) - length + 1))
-        return seq[start:start + length].astype(np.int32)
 
     # --- generation --------------------------------------------------------------------------
     def generate(self, length: int | None = None, *, seconds: float | None = None,
@@ -238,7 +122,7 @@ class Generator:
         cap = length or (MAX_LENGTH if seconds else DEFAULT_LENGTH)
         beats = seconds * tempo / 60.0 if seconds else None
 
-        with _one_blas_thread():
+        with one_blas_thread():
             t0 = time.perf_counter()
             tokens = self._sample(primer, cap, beats, variations, rng, temperature=temperature,
                                   top_k=top_k, top_p=top_p, anti_loop=anti_loop,
@@ -312,15 +196,3 @@ class Generator:
         return lo
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """Keep NumPy's BLAS on one thread while sampling (threadpoolctl).
-
-    The per-step products are small (a few hundred rows): extra BLAS threads gain little on an
-    idle machine and, on a busy one, spin waiting for each other (measured 20-40x slower with
-    2 cores shared by several processes).
-    """
-    return threadpool_limits(1, user_api="blas")
-
-
-def _primer_label(midi: bytes | str | Path) -> str:
-    return "the primer MIDI file" + ("" if isinstance(midi, bytes) else f" {Path(midi).name}")

@@ -3,9 +3,11 @@
 - :class:`LSTMStepper`: a many-to-many model (``studio``, ``ragtime``) one token per step with the
   LSTM state carried forward, so a step costs the same at token 5 and at token 5000;
 - :class:`WindowForward`: a many-to-one model's (``skuli``, ``softology``, ``devfest``) whole
-  window, batched over sequences; :class:`SlidingWindow` slides it one token per step.
+  window, batched over sequences; :class:`SlidingWindow` slides it one token per step;
+- :class:`BiaxialStepper`: the biaxial model one piano-roll cell at a time;
+- :class:`GeneratorStepper`: the C-RNN-GAN's generator one real-valued step at a time.
 
-Both equal the Keras models' outputs (tested to 1e-5, for every preset); they exist because a
+All equal the Keras models' outputs (tested to 1e-5, for every preset); they exist because a
 Keras call per token costs milliseconds of overhead on a CPU, more than a step's arithmetic. A
 layer they do not know is a ``ValueError``, never a silent fall-back to a slower path.
 :func:`engine_for` picks the form a preset generates with.
@@ -328,6 +330,35 @@ class BiaxialStepper:
         c = self.conservativity
         self.conservativity = np.where(quiet, np.minimum(c, 1.0) - 0.02 * self.anti_loop,
                                        c + (1.0 - c) * 0.3)
+
+
+class GeneratorStepper:
+    """The C-RNN-GAN's generator (``core.crnngan``) one step for a batch of sequences at a
+    time: noise and the previous step -> ReLU input layer -> LSTMs -> the next step (linear)."""
+
+    def __init__(self, model: Any) -> None:
+        cell = model.generator.get_layer("generator_rnn").cell
+        self.features, self.noise_dim = cell.features, cell.noise_dim
+        self.in_kernel, self.in_bias = (np.asarray(w, np.float32) for w in cell.input_layer.get_weights())
+        self.lstms = [[np.asarray(w, np.float32) for w in c.get_weights()] for c in cell.lstm_cells]
+        self.out_kernel, self.out_bias = (np.asarray(w, np.float32) for w in cell.output_layer.get_weights())
+        for c in cell.lstm_cells:   # the same activations the NumPy cell computes
+            if (c.activation.__name__, c.recurrent_activation.__name__) != ("tanh", "sigmoid"):
+                raise ValueError("the generator's LSTMs must use tanh and sigmoid")
+
+    def start(self, batch: int) -> None:
+        self.h = [np.zeros((batch, k.shape[1] // 4), np.float32) for k, _, _ in self.lstms]
+        self.c = [np.zeros_like(h) for h in self.h]
+        self.previous = np.zeros((batch, self.features), np.float32)
+
+    def step(self, noise: np.ndarray, teacher: np.ndarray | None = None) -> np.ndarray:
+        """The next step of every sequence from ``noise`` ``(batch, noise_dim)``; ``teacher``: the
+        real previous step to read instead of the last output."""
+        previous = self.previous if teacher is None else np.asarray(teacher, np.float32)
+        x = np.maximum(np.concatenate([noise, previous], -1) @ self.in_kernel + self.in_bias, 0.0)
+        x = _stack_step(x, self.lstms, self.h, self.c)
+        self.previous = x @ self.out_kernel + self.out_bias
+        return self.previous
 
 
 def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow | BiaxialStepper":

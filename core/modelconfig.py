@@ -21,7 +21,8 @@ class Preset:
     sizes: dict[str, dict[str, Any]]   # "small" / "medium" / "large" -> architecture numbers
     defaults: dict[str, Any]           # everything that is not a size ("size": the default one)
     many_to_many: bool                 # every position supervised; generates with the state carried
-    reads: str = "tokens"              # "tokens", or "pianoroll": the cells of a piano roll
+    reads: str = "tokens"              # "tokens"; "pianoroll": the cells of a piano roll;
+                                       # "notes": real-valued steps (the continuous encodings)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
@@ -62,6 +63,15 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {"window": 16, "dropout": 0.5, "optimizer": "adam", "learning_rate": 1e-3,
             "size": "small", "batch_size": 8, "clipnorm": 1.0, "train_on": "pieces"},
            many_to_many=True, reads="pianoroll"),
+    Preset("crnngan", "Mogren's C-RNN-GAN: an LSTM generator of real-valued notes against a "
+           "bidirectional LSTM discriminator (continuous encodings)",
+           {"small": {"units": [64, 64], "d_units": [64, 64]},
+            "medium": {"units": [128, 128], "d_units": [128, 128]},
+            "large": {"units": [350, 350], "d_units": [350, 350]}},   # the paper's
+           {"window": 64, "dropout": 0.1, "optimizer": "adam", "learning_rate": 1e-3,
+            "size": "small", "batch_size": 16, "clipnorm": 5.0, "d_lr_factor": 0.5,
+            "pretrain_epochs": 6, "feature_matching": True, "freeze": True},
+           many_to_many=False, reads="notes"),
 ]}
 TRAIN_ON = ("windows", "pieces")
 PIANOROLL_VOCAB = 4   # PAD, off, on, held: the pianoroll encodings' cells
@@ -96,6 +106,15 @@ class ModelConfig:
     note_units: list[int] = field(default_factory=list)
     pitch_low: int = 0
     pitches: int = 0
+    #: the crnngan preset: values per step (of the continuous encoding; also its noise's size),
+    #: the discriminator's LSTMs, its learning rate's share of the generator's, the epochs of
+    #: teacher-forced pre-training, the generator's objective and the freezing rule
+    features: int = 0
+    d_units: list[int] = field(default_factory=list)
+    d_lr_factor: float = 1.0
+    pretrain_epochs: int = 0
+    feature_matching: bool = False
+    freeze: bool = False
 
     @property
     def many_to_many(self) -> bool:
@@ -104,6 +123,11 @@ class ModelConfig:
     @property
     def reads_pianoroll(self) -> bool:
         return PRESETS[self.preset].reads == "pianoroll"
+
+    @property
+    def reads_notes(self) -> bool:
+        """A model of real-valued steps (the continuous encodings), not of tokens."""
+        return PRESETS[self.preset].reads == "notes"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,9 +142,14 @@ def make_config(preset: str, vocab_size: int, size: str | None = None, **overrid
     """The config of ``preset`` at ``size``, with any field overridden (None means default)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if vocab_size < 2:
-        raise ValueError(f"vocabulary of {vocab_size} token(s): a model needs at least 2 to choose from")
     p = PRESETS[preset]
+    if p.reads == "notes":
+        vocab_size = 0   # real values, no vocabulary
+        if int(overrides.get("features") or 0) < 4:
+            raise ValueError(f"{preset} reads real-valued notes: train it on the continuous or "
+                             "continuous-3 encoding")
+    elif vocab_size < 2:
+        raise ValueError(f"vocabulary of {vocab_size} token(s): a model needs at least 2 to choose from")
     defaults = dict(p.defaults)
     size = size or defaults.pop("size")
     defaults.pop("size", None)

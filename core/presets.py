@@ -1,8 +1,9 @@
 """Named model architectures, each a Keras 3 functional builder from a JSON-able config.
 
-Every model takes int token ids of shape ``(batch, window)`` and returns softmax
+Every token model takes int token ids of shape ``(batch, window)`` and returns softmax
 probabilities: ``(batch, vocab)`` for the many-to-one seed models (next token after the
-window), ``(batch, window, vocab)`` for the many-to-many ones (next token at every step).
+window), ``(batch, window, vocab)`` for the many-to-many ones (next token at every step). The
+biaxial model reads piano-roll cells, the C-RNN-GAN real-valued steps (below).
 
 The seed projects' models, kept recognisable (``large`` is the original size):
 
@@ -16,6 +17,10 @@ The seed projects' models, kept recognisable (``large`` is the original size):
 - ``biaxial``: Johnson's biaxial RNN on piano-roll cells (``core.biaxial``), the one seed model
   with true polyphony: LSTM 300, 300 along time shared by all pitches, LSTM 100, 50 up the pitches.
 
+- ``crnngan``: Mogren's C-RNN-GAN on real-valued notes (``core.crnngan``): a generator LSTM fed
+  noise and its own previous step against a bidirectional LSTM discriminator, trained
+  adversarially by its own ``train_step``.
+
 And the studio default, ``studio``: Embedding -> stacked LSTM -> Dense softmax, many-to-many
 (every position supervised), dropout, gradient clipping. Its step-by-step form is plain
 matrix algebra (``core.generate`` runs it in NumPy with the LSTM state carried forward).
@@ -28,7 +33,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from core import biaxial
+from core import biaxial, crnngan
 from core.modelconfig import PRESETS, ModelConfig, make_config, preset_names  # noqa: F401
 
 
@@ -78,6 +83,9 @@ def _token_model(body):
 
 
 def compile_model(model: keras.Model, config: ModelConfig) -> keras.Model:
+    if config.reads_notes:   # the GAN brings its own optimizers and training step
+        model.compile()
+        return model
     kw: dict[str, Any] = {"learning_rate": config.learning_rate}
     if config.clipnorm:
         kw["clipnorm"] = config.clipnorm
@@ -149,10 +157,18 @@ def _studio(tokens, c: ModelConfig):
     return _softmax(x, c.vocab_size)
 
 
+def _crnngan(c: ModelConfig) -> keras.Model:
+    return crnngan.CRNNGAN({"features": c.features, "noise_dim": c.features, "units": c.units,
+                            "d_units": c.d_units, "dropout": c.dropout,
+                            "learning_rate": c.learning_rate, "d_lr_factor": c.d_lr_factor,
+                            "clipnorm": c.clipnorm, "pretrain_epochs": c.pretrain_epochs,
+                            "feature_matching": c.feature_matching, "freeze": c.freeze})
+
+
 #: The Keras builder of every preset in ``core.modelconfig.PRESETS``, by name: config -> model.
 BUILDERS = {"skuli": _token_model(_skuli), "softology": _token_model(_softology),
             "devfest": _token_model(_devfest), "ragtime": _token_model(_ragtime),
-            "studio": _token_model(_studio), "biaxial": biaxial.build}
+            "studio": _token_model(_studio), "biaxial": biaxial.build, "crnngan": _crnngan}
 
 
 def load_model(path) -> keras.Model:

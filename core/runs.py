@@ -37,7 +37,12 @@ from core import atomic
 from core.encodings import load_tokenizer
 from core.paths import SHIPPED_RUNS
 
-HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds"]
+HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds",
+                  # the C-RNN-GAN's (core.crnngan): its squared error, adversarial losses,
+                  # discriminator accuracy and the share of batches each side was frozen
+                  "mse", "val_mse", "d_loss", "val_d_loss", "g_loss", "val_g_loss",
+                  "d_accuracy", "val_d_accuracy", "feature_loss", "val_feature_loss",
+                  "frozen_d", "frozen_g"]
 
 
 class RunState(StrEnum):

@@ -114,11 +114,21 @@ def _parser_type(f):
     kind = str(f.type)
     if "list[int]" in kind:
         return _int_list
+    if "bool" in kind:
+        return _on_off
     if "float" in kind:
         return float
     if "int" in kind:
         return int
     return str
+
+
+def _on_off(text: str) -> bool:
+    value = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}.get(
+        text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
+    return value
 
 
 def _int_list(text: str) -> list[int]:
@@ -154,6 +164,12 @@ class TrainSpec(Settings):
     transpose: int | None = setting(None, "also train on each training piece moved up and down "
                                     "by 1..N semitones (validation pieces stay as they are)",
                                     lo=0, hi=12)
+    # the crnngan preset's training recipe (core.crnngan); None: the preset's default
+    pretrain_epochs: int | None = setting(None, "crnngan: epochs of teacher-forced squared-error "
+                                          "pre-training of the generator first", lo=0, hi=10_000)
+    feature_matching: bool | None = setting(None, "crnngan: train the generator to match the "
+                                            "discriminator's features on real data (on/off)")
+    freeze: bool | None = setting(None, "crnngan: pause whichever side is far ahead (on/off)")
 
     def wants_checkpoint(self, epoch: int) -> bool:
         if epoch == self.epochs:

@@ -26,13 +26,15 @@ from typing import Any, Callable, Iterator
 import keras
 import numpy as np
 
-from core import atomic, corpus, device, presets
+from core import corpus, device, presets
 from core.biaxial import RollBatches
+from core.crnngan import StepBatches
 from core.data import PieceBatches, make_windows
 from core.encodings import get_tokenizer
 from core.encodings.rolls import PianoRollTokenizer
+from core.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
-from core.runs import Run, RunState, checkpoint_name
+from core.runs import Run, RunState
 from core.settings import TrainSpec
 
 MAX_VAL_SAMPLES = 20_000  # many-to-one validation is strided down to this many windows
@@ -53,10 +55,6 @@ class StopFlag:
         def handler(signum, frame):
             self.signalled = True
         signal.signal(signal.SIGTERM, handler)
-
-
-#: Called after each epoch checkpoint is saved, with the epoch and the live model.
-CheckpointHook = Callable[[int, Any], None]
 
 
 def train(spec: TrainSpec, run_dir: str | Path, *, resume: bool = False, queue: bool = True,
@@ -149,10 +147,7 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
         tokenizer.fit(train_pieces)
     train_seqs = [tokenizer.encode(p) for p in train_pieces]
     val_seqs = [tokenizer.encode(p) for p in val_pieces]
-    used = len(np.unique(np.concatenate(train_seqs))) if train_seqs else 0
-    if used < 2:
-        raise ValueError(f"the training pieces give a vocabulary of {used} token(s) in the "
-                         f"{spec.encoding} encoding; there is nothing for a model to choose between")
+    _check_learnable(train_seqs, tokenizer, spec.encoding)
 
     info = device.describe()
     with device.setup():
@@ -165,10 +160,10 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
             run.truncate_history(last)
             initial_epoch = last
         else:
-            config = presets.make_config(spec.preset, tokenizer.vocab_size, spec.size,
+            config = presets.make_config(spec.preset, getattr(tokenizer, "vocab_size", 0), spec.size,
                                          batch_size=spec.batch_size, learning_rate=spec.learning_rate,
                                          dropout=spec.dropout, train_on=spec.train_on,
-                                         **_roll_settings(spec, tokenizer))
+                                         **_encoding_settings(spec, tokenizer))
             keras.utils.set_random_seed(spec.seed)
             model = presets.compile_model(presets.build(config), config)
             initial_epoch = 0
@@ -187,14 +182,15 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
                          "val_batches": val_data.batches, "train_tokens": train_data.tokens},
             })
         run.clear_stop_request()
-        log(f"{run.name}: {len(train_pieces)} train / {len(val_pieces)} val pieces, vocab "
-            f"{tokenizer.vocab_size}, {train_data.batches} batches of {config.train_on}, "
+        log(f"{run.name}: {len(train_pieces)} train / {len(val_pieces)} val pieces, "
+            f"{tokenizer.size_text}, {train_data.batches} batches of {config.train_on}, "
             f"{model.count_params():,} params, {info['name']}")
 
         monitor = RunMonitor(run, spec, train_data.tokens, stop, info, log, on_checkpoint)
+        own = getattr(model, "training_callbacks", list)()   # the GAN's phase switch
         model.fit(**train_data.fit_inputs(config.batch_size), epochs=spec.epochs,
-                  initial_epoch=initial_epoch, validation_data=val_data.data, callbacks=[monitor],
-                  verbose=0)
+                  initial_epoch=initial_epoch, validation_data=val_data.data,
+                  callbacks=[*own, monitor], verbose=0)
     monitor.finish(model)
     return run
 
@@ -205,12 +201,39 @@ def transpositions(piece, semitones: int) -> list:
     return [piece] + [m for m in moved if m.n_notes]
 
 
-def _roll_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
-    """The window, and for a piano-roll preset the roll's pitch range (its window is counted in
-    cells: the preset's steps times the pitches)."""
+def _check_learnable(train_seqs, tokenizer, encoding: str) -> None:
+    """``ValueError`` when the training pieces give nothing to learn in this encoding."""
+    if tokenizer.continuous:
+        if sum(len(s) for s in train_seqs) < 2:
+            raise ValueError(f"the training pieces give fewer than 2 steps in the {encoding} "
+                             "encoding; there is nothing to learn from")
+        return
+    used = len(np.unique(np.concatenate(train_seqs))) if train_seqs else 0
+    if used < 2:
+        raise ValueError(f"the training pieces give a vocabulary of {used} token(s) in the "
+                         f"{encoding} encoding; there is nothing for a model to choose between")
+
+
+def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
+    """The window, and what the preset needs to know of its encoding: a piano roll's pitch range
+    (its window is counted in cells: the preset's steps times the pitches), or the values per
+    step of a continuous encoding. A preset and an encoding that do not go together are a
+    ``ValueError`` that says which do."""
     preset = presets.PRESETS.get(spec.preset)
-    if preset is None or preset.reads != "pianoroll":
+    if preset is None:
         return {"window": spec.window}   # (an unknown preset is make_config's message)
+    if (preset.reads == "notes") != tokenizer.continuous:
+        if tokenizer.continuous:
+            raise ValueError(f"the {spec.encoding} encoding is real-valued: train it with the "
+                             "crnngan preset")
+        raise ValueError(f"the {spec.preset} preset reads real-valued notes: choose the "
+                         f"continuous or continuous-3 encoding, not {spec.encoding}")
+    if preset.reads == "notes":
+        return {"window": spec.window, "features": tokenizer.features,
+                "pretrain_epochs": spec.pretrain_epochs, "feature_matching": spec.feature_matching,
+                "freeze": spec.freeze}
+    if preset.reads != "pianoroll":
+        return {"window": spec.window}
     if not isinstance(tokenizer, PianoRollTokenizer):
         raise ValueError(f"the {spec.preset} preset reads a piano roll: choose the pianoroll or "
                          f"pianoroll-quarter encoding, not {spec.encoding}")
@@ -237,6 +260,9 @@ class _Data:
 
 def datasets(config, train_seqs, val_seqs, seed: int) -> tuple[_Data, _Data]:
     """Training and validation data the way ``config`` trains (``core.data``)."""
+    if config.reads_notes:
+        return (_piece_dataset(StepBatches(train_seqs, config.batch_size, config.window, seed=seed)),
+                _piece_dataset(StepBatches(val_seqs, config.batch_size, config.window, shuffle=False)))
     if config.reads_pianoroll:
         roll = {"pitches": config.pitches, "low": config.pitch_low, "max_len": config.max_len}
         return (_piece_dataset(RollBatches(train_seqs, config.batch_size, seed=seed, **roll)),
@@ -269,114 +295,3 @@ def _piece_dataset(batches: PieceBatches) -> _Data:
             batches.reshuffle()
 
     return _Data(Pieces(), batches.supervised_tokens, len(batches))
-
-
-class RunMonitor(keras.callbacks.Callback):
-    """Writes history.csv, status.json and checkpoints into the run folder (Keras hooks)."""
-
-    STATUS_EVERY_S = 1.0
-
-    def __init__(self, run: Run, spec: TrainSpec, tokens_per_epoch: int, stop: StopFlag,
-                 info: dict[str, Any], log, on_checkpoint: "CheckpointHook | None" = None) -> None:
-        super().__init__()
-        self.run, self.spec, self.stop, self.info, self.log = run, spec, stop, info, log
-        self.on_checkpoint = on_checkpoint
-        self.tokens_per_epoch = tokens_per_epoch
-        self.epoch = 0  # completed epochs
-        self.epoch_seconds: list[float] = []
-        self.stopped = False
-        rows = [r for r in self.run.history() if "val_loss" in r]
-        best = min(rows, key=lambda r: r["val_loss"], default={"val_loss": math.inf, "epoch": 0})
-        self.best_val, self.best_epoch = best["val_loss"], best["epoch"]
-        self.early_stop: int | None = None
-
-    # Keras hooks
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.t_epoch = time.perf_counter()
-        self.t_status = 0.0
-        self.batches_done = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches_done = batch + 1
-        now = time.perf_counter()
-        if now - self.t_status >= self.STATUS_EVERY_S:
-            self.t_status = now
-            batches = self.params.get("steps") or 0
-            per_batch = (now - self.t_epoch) / (batch + 1)
-            epoch_s = np.median(self.epoch_seconds) if self.epoch_seconds else per_batch * batches
-            eta = per_batch * max(batches - batch - 1, 0) + epoch_s * (self.spec.epochs - self.epoch - 1)
-            self.run.write_status(state=RunState.RUNNING, epoch=self.epoch, epochs=self.spec.epochs,
-                                  batch=batch + 1, batches=batches, eta_s=round(float(eta), 1),
-                                  device=self.info["name"], device_kind=self.info["device"],
-                                  backend=self.info["backend"],
-                                  loss=float((logs or {}).get("loss", float("nan"))), message="")
-        if self.stop and not self.stopped:
-            self.model.stop_training = True
-            self.stopped = True
-            self.run.write_status(state=RunState.STOPPING, message="saving a checkpoint, then stopping")
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        seconds = time.perf_counter() - self.t_epoch
-        done = epoch + 1
-        if self.stopped and self.batches_done < (self.params.get("steps") or 0):
-            return  # interrupted mid-epoch: not a finished epoch
-        self.epoch_seconds.append(seconds)
-        self.epoch = done
-        row = {"epoch": done, "loss": logs.get("loss"), "val_loss": logs.get("val_loss"),
-               "accuracy": logs.get("sparse_categorical_accuracy"),
-               "val_accuracy": logs.get("val_sparse_categorical_accuracy"),
-               "tokens_per_s": self.tokens_per_epoch / seconds, "seconds": seconds}
-        row = {k: float(v) if v is not None else "" for k, v in row.items()}
-        row["epoch"] = done
-        if self.spec.wants_checkpoint(done):
-            self.save(done)
-        val = row["val_loss"]
-        if isinstance(val, float) and val < self.best_val:
-            self.best_val, self.best_epoch = val, done
-            self.save(done, best=True)
-        self.run.append_history(row)
-        if self.spec.patience and done - self.best_epoch >= self.spec.patience:
-            self.model.stop_training = True  # no better val_loss for `patience` epochs
-            self.early_stop = done
-            if not self.spec.wants_checkpoint(done):
-                self.save(done)
-        self.log(f"epoch {done}/{self.spec.epochs}: loss {row['loss']:.4f} val_loss {val:.4f} "
-                 f"({row['tokens_per_s']:.0f} tokens/s, {seconds:.1f} s)")
-        self.run.write_status(state=RunState.RUNNING, epoch=done, epochs=self.spec.epochs, batch=0,
-                              eta_s=round(float(np.median(self.epoch_seconds)) * (self.spec.epochs - done), 1))
-
-    def save(self, epoch: int, best: bool = False) -> None:
-        """Write the checkpoint for ``epoch`` atomically (and point best.json at it)."""
-        name = "best.keras" if best else checkpoint_name(epoch)
-        target = self.run.path / name
-        tmp = atomic.temp_path_for(target)
-        try:
-            self.model.save(tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        if best:
-            atomic.write_json(self.run.path / "best.json", {"epoch": epoch, "val_loss": self.best_val})
-        else:
-            self.after_checkpoint(epoch)
-
-    def after_checkpoint(self, epoch: int) -> None:
-        """Tell the job's ``on_checkpoint`` hook (a sample and its metrics, in the CLI's job)."""
-        if self.on_checkpoint is not None:
-            self.on_checkpoint(epoch, self.model)
-
-    def finish(self, model) -> None:
-        if self.stopped:
-            if not (self.run.path / checkpoint_name(self.epoch)).exists():
-                self.save(self.epoch)
-            self.run.clear_stop_request()
-            self.run.write_status(state=RunState.STOPPED, epoch=self.epoch, eta_s=None,
-                                  message=f"stopped after epoch {self.epoch}; resume to continue")
-        elif self.early_stop:
-            self.run.write_status(state=RunState.FINISHED, epoch=self.epoch, eta_s=0,
-                                  message=f"stopped early: no better validation loss in "
-                                          f"{self.spec.patience} epochs after epoch {self.best_epoch}")
-        else:
-            self.run.write_status(state=RunState.FINISHED, epoch=self.epoch, eta_s=0, message="")

@@ -26,6 +26,7 @@ def _facts(run) -> dict:
         "params": cfg.get("params"), "epochs": rows[-1]["epoch"] if rows else 0,
         "planned": spec.get("epochs"), "best_val": min(vals) if vals else None,
         "seconds": sum(r.get("seconds", 0.0) for r in rows),
+        "gan": any("d_loss" in r or "mse" in r for r in rows),
     }
 
 
@@ -35,10 +36,15 @@ def _card(run, container) -> None:
         st.markdown(f"**{run.name}** {'· :material/verified: gallery' if run.shipped else '· :material/person: yours'}")
         st.caption(f"{f['corpus']} · {f['preset']} / {f['encoding']} · {f['size']}")
         params = f"{f['params'] / 1e6:.2f} M" if f["params"] else "—"
-        best = f"{f['best_val']:.3f}" if f["best_val"] is not None else "—"
         minutes = f"{f['seconds'] / 60:.1f} min" if f["seconds"] else "—"
+        if f["best_val"] is not None:
+            measure = f"best val loss **{f['best_val']:.3f}**"
+        elif f["gan"]:
+            measure = "adversarial: no loss to minimise"
+        else:
+            measure = "best val loss **—**"
         st.markdown(f"{params} parameters · {f['epochs']}/{f['planned'] or '?'} epochs  \n"
-                    f"best val loss **{best}** · trained {minutes}")
+                    f"{measure} · trained {minutes}")
         st.button("Open", key=f"gallery_open_{run.name}", on_click=st.session_state.__setitem__,
                   args=("gallery_run", str(run.path)), width="stretch")
 
@@ -69,7 +75,15 @@ def _table(run, points) -> dict[str, list]:
              "longest copy (s)": col("longest_copy_seconds"), "loop %": col("loop_rate", 100),
              "held-out copied %": col("heldout_copy_rate", 100),
              "held-out NLL / token": col("nll_token", digits=3),
-             "3-gram baseline": col("baseline_nll_token", digits=3)}
+             "3-gram baseline": col("baseline_nll_token", digits=3),
+             # a GAN's (core.music_measures), each next to the held-out pieces' own
+             "held-out squared error": col("val_mse", digits=3),
+             "polyphony %": col("polyphony", 100), "held-out polyphony %": col("heldout_polyphony", 100),
+             "in scale %": col("scale_consistency", 100),
+             "held-out in scale %": col("heldout_scale_consistency", 100),
+             "repeated patterns %": col("repetitions", 100),
+             "held-out repeated %": col("heldout_repetitions", 100),
+             "tone span": col("tone_span"), "held-out tone span": col("heldout_tone_span")}
     return {k: v for k, v in table.items() if k == "epoch" or any(x is not None for x in v)}
 
 

@@ -6,11 +6,13 @@ from app_ui import action, demo_mode, page_guard
 from app_ui.layout import header
 from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
                           show_composition, usable_runs)
+from core.modelconfig import PRESETS
 from core.settings import SamplingSettings, bounds
 
 KEEP = 12  # earlier results kept on the page (newest first)
 PRIMERS = {"note": "A single note", "corpus": "A window from the corpus",
-           "text": "Notes I type", "midi": "A MIDI file I upload"}
+           "text": "Notes I type", "midi": "A MIDI file I upload",
+           "none": "Noise alone (as in the paper)"}   # "none": a GAN's only
 
 header("Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
        "copy), high temperature takes risks; top-k keeps only the k likeliest next tokens; "
@@ -26,6 +28,8 @@ def _primer(kind: str, key: str) -> dict | None:
         text = st.text_input("Notes, e.g. `C4 E4 G4 C5` (or token names of the model's encoding)",
                              "C4 E4 G4 C5", key=f"{key}_typed")
         return {"primer": "text", "primer_text": text}
+    if kind == "none":
+        return {"primer": "none"}
     if kind == "midi":
         up = st.file_uploader("Primer MIDI file", type=["mid", "midi"], key=f"{key}_midi")
         if up is None:
@@ -56,22 +60,35 @@ with page_guard("Generate"):
         epoch = st.selectbox("Checkpoint", choices, key=f"gen_epoch_{run.name}",
                              format_func=lambda e: checkpoint_label(run, e))
         seconds = st.slider("Length (seconds)", 5, 120, 30, 5, key="gen_length")
-        temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="gen_temperature")
-        top_k = st.slider("Top-k (0 = off)", 0, 200, 20, 1, key="gen_top_k")
+        preset = PRESETS.get(run.config.get("model", {}).get("preset"))
+        gan = preset is not None and preset.reads == "notes"   # the C-RNN-GAN
         roll = bool(run.config.get("model", {}).get("pitches"))   # a piano-roll model: cells
-        anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop",
-                              help="Breaks loops; for the biaxial model, the original's "
-                                   "conservativity relief after silent steps.")
-        with st.expander("More"):
-            top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
-            max_tokens = st.number_input("Token limit (stops here even if shorter than the length)",
-                                         64, int(bounds(SamplingSettings, "length")[1]),
-                                         20_000 if roll else 4096, 64, key="gen_max_tokens",
-                                         help="A piano-roll model's token is one pitch at one step.")
-            penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
-                                key="gen_repetition_penalty")
-        primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())]
-        kind = st.radio("Start from", primer_kinds, format_func=PRIMERS.get, key="gen_primer_kind")
+        top_k, top_p, anti_loop, penalty = 0, 1.0, 0.0, 1.0
+        if gan:   # a GAN draws no tokens: its one knob is the noise
+            temperature = st.slider("Noise scale", 0.1, 2.0, 1.0, 0.05, key="gen_noise_scale",
+                                    help="How widely the generator's random input varies: 1 as in "
+                                         "training, lower for tamer music, higher for wilder.")
+            st.caption("A GAN writes real-valued notes, not tokens: top-k, top-p, anti-loop and "
+                       "the repetition penalty do not apply to it.")
+            max_tokens = 20_000
+        else:
+            temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="gen_temperature")
+            top_k = st.slider("Top-k (0 = off)", 0, 200, 20, 1, key="gen_top_k")
+            anti_loop = st.slider("Anti-loop strength", 0.0, 1.0, 0.5, 0.05, key="gen_anti_loop",
+                                  help="Breaks loops; for the biaxial model, the original's "
+                                       "conservativity relief after silent steps.")
+            with st.expander("More"):
+                top_p = st.slider("Top-p (1 = off)", 0.5, 1.0, 1.0, 0.01, key="gen_top_p")
+                max_tokens = st.number_input("Token limit (stops here even if shorter than the "
+                                             "length)", 64, int(bounds(SamplingSettings, "length")[1]),
+                                             20_000 if roll else 4096, 64, key="gen_max_tokens",
+                                             help="A piano-roll model's token is one pitch at one step.")
+                penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
+                                    key="gen_repetition_penalty")
+        primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())
+                        and (k != "none" or gan)]
+        kind = st.radio("Start from", primer_kinds, format_func=PRIMERS.get,
+                        key="gen_primer_kind_gan" if gan else "gen_primer_kind")
         primer = _primer(kind, "gen_primer")
         c1, c2 = st.columns(2)
         seed = c1.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed")

@@ -20,7 +20,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--epoch", type=int, help="checkpoint epoch (default: best, else latest)")
     settings.add_arguments(p, SamplingSettings)
-    p.add_argument("--primer", choices=PRIMERS, help="default: text/midi when given, else note")
+    p.add_argument("--primer", choices=PRIMERS, help="default: text/midi when given, else note "
+                   "(none: noise alone, for the C-RNN-GAN)")
     p.add_argument("--primer-text", help='notes like "C4 E4 G4" or token names')
     p.add_argument("--primer-midi", help="MIDI file to continue")
     p.add_argument("--primer-note", help="the single note primer, e.g. C4 or 60")
@@ -46,14 +47,16 @@ def _cli_generate(args: argparse.Namespace) -> int:
     for i, c in enumerate(made):
         out = numbered(Path(args.out), i, len(made))
         atomic.write_bytes(out, c.midi)
-        line = (f"wrote {out}: {c.generated_tokens} tokens after a {result.primer_length}-token "
+        line = (f"wrote {out}: {c.generated_tokens} {result.unit} after a {result.primer_length}-"
+                f"{result.unit[:-1]} "
                 f"primer, {c.piece.n_notes} notes, {c.piece.duration_seconds:.1f} s")
         if args.wav:
             wav = numbered(Path(args.wav), i, len(made))
             atomic.write_bytes(wav, c.wav)
             line += f"; {wav}"
         print(line)
-    print(f"generated {result.generated_tokens} tokens in {result.elapsed_s:.2f} s (seed {result.seed})")
+    print(f"generated {result.generated_tokens} {result.unit} in {result.elapsed_s:.2f} s "
+          f"(seed {result.seed})")
     return 0
 
 

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.encodings import chords, drums, events, grid, rolls  # noqa: F401  (they register)
+from core.encodings import chords, continuous, drums, events, grid, rolls  # noqa: F401 (register)
 from core.encodings.base import REGISTRY
-from core.encodings.base import PAD, Tokenizer
+from core.encodings.base import PAD, Encoding, Tokenizer
 
-__all__ = ["PAD", "Tokenizer", "encoding_names", "get_tokenizer", "load_tokenizer",
+__all__ = ["PAD", "Encoding", "Tokenizer", "encoding_names", "get_tokenizer", "load_tokenizer",
            "tokenizer_from_json", "vocabulary_sizes"]
 
 
@@ -22,8 +22,8 @@ def encoding_names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def get_tokenizer(name: str, **params: Any) -> "Tokenizer":
-    """A new, unfitted tokenizer of the named encoding."""
+def get_tokenizer(name: str, **params: Any) -> "Encoding":
+    """A new, unfitted encoding (a tokenizer, or the continuous one) of that name."""
     if name not in REGISTRY:
         raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name](**params)
@@ -50,7 +50,8 @@ def vocabulary_sizes(pieces) -> dict[str, int | str]:
     sizes: dict[str, int | str] = {}
     for name in encoding_names():
         try:
-            sizes[name] = get_tokenizer(name).fit(pieces).vocab_size
+            encoding = get_tokenizer(name).fit(pieces)
+            sizes[name] = encoding.size_text if encoding.continuous else encoding.vocab_size
         except Exception as e:  # any encoding's own refusal, shown as its message
             sizes[name] = str(e).strip()[:80] or type(e).__name__
     return sizes

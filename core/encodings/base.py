@@ -1,9 +1,13 @@
-"""The tokenizer protocol every encoding implements.
+"""The protocol every encoding implements.
 
-A tokenizer turns a :class:`~core.piece.Piece` into a 1-D ``int32`` array of token ids and back.
-It is *fitted* on a corpus (to learn its vocabulary), saved as plain JSON (never pickled), and
-reloaded to encode identically. Token id 0 is always ``PAD``: it is never produced by
-``encode`` and the models mask it out.
+An :class:`Encoding` turns a :class:`~core.piece.Piece` into an array and back. It is *fitted* on
+a corpus, saved as plain JSON (never pickled), and reloaded to encode identically.
+
+- A :class:`Tokenizer` (every encoding but one) gives a 1-D ``int32`` array of token ids from a
+  fitted vocabulary. Token id 0 is always ``PAD``: it is never produced by ``encode`` and the
+  models mask it out.
+- ``continuous`` (``core.encodings.continuous``, the C-RNN-GAN's) gives a float32 array of one
+  row of real values per step; it has no vocabulary (``continuous = True``).
 
 Subclasses set ``name``, implement ``_fit``, ``encode``, ``decode``, ``_state`` and
 ``_load_state``, and register themselves with :func:`register`.
@@ -24,10 +28,10 @@ from core.piece import Piece
 PAD = 0
 PAD_NAME = "PAD"
 
-REGISTRY: dict[str, type["Tokenizer"]] = {}
+REGISTRY: dict[str, type["Encoding"]] = {}
 
 
-def register(cls: type["Tokenizer"]) -> type["Tokenizer"]:
+def register(cls: type["Encoding"]) -> type["Encoding"]:
     REGISTRY[cls.name] = cls
     return cls
 
@@ -56,10 +60,14 @@ class BeatClock:
         raise NotImplementedError
 
 
-class Tokenizer(ABC):
+class Encoding(ABC):
+    """What every encoding shares: fitting, the losses of ``encode``, JSON persistence."""
+
     name: ClassVar[str]
     #: ``"melodic"`` or ``"drums"``: which tracks of a piece this encoding reads.
     instrument_kind: ClassVar[str] = "melodic"
+    #: True for an encoding of real values (no vocabulary, no token ids).
+    continuous: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -68,15 +76,58 @@ class Tokenizer(ABC):
         #: (e.g. ``{"sets_replaced": 3, "notes_dropped": 5}``); not saved with the tokenizer.
         self.losses: Counter[str] = Counter()
 
-    # --- the protocol --------------------------------------------------------------------
-    def fit(self, pieces: Sequence[Piece]) -> "Tokenizer":
-        """Learn the vocabulary from ``pieces``; returns ``self``."""
+    def fit(self, pieces: Sequence[Piece]) -> "Encoding":
+        """Learn the vocabulary (or the scaling) from ``pieces``; returns ``self``."""
         self._fit(pieces)
         self._fitted = True
         return self
 
     @abstractmethod
     def _fit(self, pieces: Sequence[Piece]) -> None: ...
+
+    @abstractmethod
+    def encode(self, piece: Piece) -> np.ndarray: ...
+
+    @abstractmethod
+    def decode(self, encoded: np.ndarray) -> Piece: ...
+
+    @abstractmethod
+    def _state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _load_state(self, state: dict[str, Any]) -> None: ...
+
+    @property
+    def fitted(self) -> bool:
+        return self._fitted
+
+    @property
+    def size_text(self) -> str:
+        """What this encoding's models choose from, in words (``"vocabulary 312"``)."""
+        raise NotImplementedError
+
+    def _summary(self) -> dict[str, Any]:
+        """What ``to_json`` records besides the state (the vocabulary's size, for a tokenizer)."""
+        return {}
+
+    def to_json(self) -> dict[str, Any]:
+        if not self._fitted:
+            raise ValueError("tokenizer is not fitted; call fit(pieces) first")
+        return {"encoding": self.name, "params": self.params, "state": self._state(),
+                **self._summary()}
+
+    def save(self, path: str | Path) -> None:
+        atomic.write_json(path, self.to_json())
+
+    def decode_midi(self, encoded, tempo: float = 120.0):
+        """``decode`` then render to a ``pretty_midi.PrettyMIDI`` at ``tempo`` bpm."""
+        piece = self.decode(encoded)
+        piece.tempo = tempo
+        return piece.to_midi()
+
+
+class Tokenizer(Encoding):
+    """An encoding into token ids of a fitted vocabulary."""
 
     @abstractmethod
     def encode(self, piece: Piece) -> np.ndarray:
@@ -91,26 +142,10 @@ class Tokenizer(ABC):
     def vocab(self) -> list[str]:
         """Human-readable token names; ``vocab[i]`` names id ``i``; ``vocab[0] == "PAD"``."""
 
-    @abstractmethod
-    def _state(self) -> dict[str, Any]: ...
-
-    @abstractmethod
-    def _load_state(self, state: dict[str, Any]) -> None: ...
-
     # --- shared helpers ------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:
         return len(self.vocab)
-
-    @property
-    def fitted(self) -> bool:
-        return self._fitted
-
-    def decode_midi(self, tokens: Sequence[int] | np.ndarray, tempo: float = 120.0):
-        """``decode`` then render to a ``pretty_midi.PrettyMIDI`` at ``tempo`` bpm."""
-        piece = self.decode(tokens)
-        piece.tempo = tempo
-        return piece.to_midi()
 
     def beat_clock(self, batch: int) -> BeatClock | None:
         """A :class:`BeatClock` following ``batch`` growing sequences of this encoding's tokens,
@@ -132,14 +167,12 @@ class Tokenizer(ABC):
             raise ValueError(f"{len(unknown)} token(s) not in this model's vocabulary: {shown}")
         return np.asarray(ids, dtype=np.int32)
 
-    def to_json(self) -> dict[str, Any]:
-        if not self._fitted:
-            raise ValueError("tokenizer is not fitted; call fit(pieces) first")
-        return {"encoding": self.name, "params": self.params, "state": self._state(),
-                "vocab_size": self.vocab_size}
+    @property
+    def size_text(self) -> str:
+        return f"vocabulary {self.vocab_size}"
 
-    def save(self, path: str | Path) -> None:
-        atomic.write_json(path, self.to_json())
+    def _summary(self) -> dict[str, Any]:
+        return {"vocab_size": self.vocab_size}
 
     def __repr__(self) -> str:
         size = self.vocab_size if self._fitted else "unfitted"
