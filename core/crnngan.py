@@ -157,9 +157,10 @@ class CRNNGAN(keras.Model):
         return [PretrainingPhase()]
 
     # --- the pieces of a step ---------------------------------------------------------------
-    def _inputs(self, batch: int, steps: int, teacher=None, noise_scale: float = 1.0):
-        noise = keras.random.uniform((batch, steps, self.noise_dim)) - 0.5
-        noise = 0.5 + noise_scale * noise
+    def _inputs(self, batch: int, steps: int, teacher=None):
+        """The generator's input: uniform noise in [0, 1) and, to teacher-force it, the real
+        previous steps (``core.generate_steps`` draws the same noise, scaled)."""
+        noise = keras.random.uniform((batch, steps, self.noise_dim))
         if teacher is None:
             teacher = keras.ops.zeros((batch, steps, self.features))
             flag = keras.ops.zeros((batch, steps, 1))

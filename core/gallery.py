@@ -68,6 +68,14 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         "Johnson's biaxial RNN on the JSB Chorales benchmark (its standard 229 / 76 / 77 split, "
         "one step per quarter note): true polyphony, a time-axis LSTM shared by every pitch and "
         "a note-axis LSTM up the keyboard; stopped at its best held-out NLL."),
+    "bach-crnngan-continuous": (
+        TrainSpec(corpus="bach-chorales", encoding="continuous-3", preset="crnngan", size="small",
+                  epochs=100, checkpoint_epochs=[3, 6, 10, 20, 30, 45, 60, 80, 100], seed=7),
+        "Mogren's C-RNN-GAN on the Bach chorales: real-valued notes (up to 3 tones per onset, "
+        "the paper's C-RNN-GAN-3), an LSTM generator pre-trained for 6 epochs with squared error, "
+        "then trained against a bidirectional LSTM discriminator with feature matching; a GAN "
+        "has no loss to minimise, so its card shows the paper's measures by epoch next to the "
+        "held-out chorales'."),
 }
 DEFAULT_RUN = "bach-studio-events"
 
@@ -166,7 +174,8 @@ def model_card(run: Run) -> str:
         f"| wall time | {c.get('wall_seconds', 0) / 60:.1f} min on {c['device']} (Keras backend {c['backend']}) |",
         f"| trained on | {c['model'].get('train_on', 'windows')} (state carried through whole pieces) |"
         if c["model"].get("train_on") == "pieces" else
-        f"| trained on | windows of {model['window']} tokens (how this model generates) |",
+        f"| trained on | windows of {model['window']} {'steps' if gan else 'tokens'}"
+        f"{'' if gan else ' (how this model generates)'} |",
         *([f"| held-out measure | the generator's teacher-forced squared error (`val_mse`), and the "
            "paper's measures of samples next to the held-out pieces' (below) |",
            "| default checkpoint | the latest: a GAN has no validation loss to choose by |"] if gan else

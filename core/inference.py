@@ -363,6 +363,9 @@ class GeneratorStepper:
 
 def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow | BiaxialStepper":
     """The step-by-step form ``config``'s preset generates with (``start`` / ``step``)."""
+    if config.reads_notes:
+        raise ValueError("a model of real-valued steps draws no tokens: it generates with "
+                         "GeneratorStepper (core.generate_steps.StepGenerator)")
     if config.reads_pianoroll:
         return BiaxialStepper(model, config)
     if config.many_to_many:

@@ -229,6 +229,9 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
         raise ValueError(f"the {spec.preset} preset reads real-valued notes: choose the "
                          f"continuous or continuous-3 encoding, not {spec.encoding}")
     if preset.reads == "notes":
+        if spec.patience:
+            raise ValueError("a GAN has no validation loss to stop early on: leave patience off "
+                             "(its checkpoints are kept by epoch)")
         return {"window": spec.window, "features": tokenizer.features,
                 "pretrain_epochs": spec.pretrain_epochs, "feature_matching": spec.feature_matching,
                 "freeze": spec.freeze}

@@ -64,6 +64,15 @@ def _setup_form() -> None:
             seed = a5.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
             transpose = st.number_input("Also train on each piece transposed up and down by 1 to "
                                         "… semitones (0 = off)", 0, 12, 0, key="train_transpose")
+            st.caption("C-RNN-GAN only (the crnngan preset, on the continuous encodings):")
+            g1, g2, g3 = st.columns(3)
+            pretrain = g1.number_input("Pre-training epochs (generator alone, squared error)", 0,
+                                       1000, 6, key="train_pretrain_epochs")
+            matching = g2.checkbox("Feature matching", True, key="train_feature_matching",
+                                   help="The generator matches the discriminator's view of real "
+                                        "music instead of only fooling it (the paper's remedy "
+                                        "for collapse).")
+            freeze = g3.checkbox("Freeze the side far ahead", True, key="train_freeze")
         submitted = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary", key="train_start")
     if submitted:
         with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
@@ -73,7 +82,9 @@ def _setup_form() -> None:
                              val_share=float(val_share), max_pieces=int(max_pieces) or None,
                              window=int(window) or None, batch_size=int(batch) or None,
                              learning_rate=float(lr) or None, patience=int(patience) or None,
-                             seed=int(seed), transpose=int(transpose) or None)
+                             seed=int(seed), transpose=int(transpose) or None,
+                             **({"pretrain_epochs": int(pretrain), "feature_matching": matching,
+                                 "freeze": freeze} if preset == "crnngan" else {}))
             run = jobs.start(spec)
             st.session_state["train_job"] = str(run.path)
             st.toast(f"Started {run.name}", icon=":material/directions_run:")

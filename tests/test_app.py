@@ -197,6 +197,23 @@ def test_generate_page_generates_and_keeps_earlier_results(app_env):
     assert len(at.get("audio")) == 2, "the earlier result should stay below the new one"
 
 
+def test_generate_page_gives_the_gan_a_noise_scale_and_no_token_controls(app_env):
+    from core.paths import SHIPPED_RUNS
+
+    gan = SHIPPED_RUNS / "bach-crnngan-continuous"
+    at = page("generate")
+    at.selectbox(key="gen_run").select(str(gan)).run()
+    ok(at)
+    assert has_key(at, "gen_noise_scale") and not has_key(at, "gen_top_k")
+    at.radio(key="gen_primer_kind_gan").set_value("none")
+    at.slider(key="gen_length").set_value(10)
+    at.number_input(key="gen_seed").set_value(3)
+    at.button(key="gen_go").click().run()
+    ok(at)
+    assert len(at.get("audio")) == 1
+    assert any("do not apply" in c.value for c in at.caption)
+
+
 def test_generate_bad_primer_is_a_message_not_a_traceback(app_env):
     at = page("generate")
     at.selectbox(key="gen_run").select(str(app_env))

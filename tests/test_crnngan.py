@@ -71,6 +71,8 @@ def test_continuous_decodes_a_diverged_models_output_without_crashing():
     piece = tok.decode(junk)
     notes = piece.notes
     assert np.isfinite(notes).all() and ((notes[:, 2] >= 0) & (notes[:, 2] <= 127)).all()
+    # an outlier's time is clipped to the corpus's longest gap and note, not hours of silence
+    assert piece.duration_beats <= 3 * tok.longest["dt"] + tok.longest["length"] + 1e-6
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -197,6 +199,9 @@ def test_presets_and_encodings_that_do_not_go_together_say_which_do(tmp_path, da
     with pytest.raises(ValueError, match="continuous or continuous-3"):
         train(TrainSpec(corpus="bach-chorales", max_pieces=4, encoding="events", preset="crnngan",
                         epochs=1), tmp_path / "a", queue=False, log=lambda m: None)
+    with pytest.raises(ValueError, match="no validation loss to stop early on"):
+        train(TrainSpec(corpus="bach-chorales", max_pieces=4, encoding="continuous", preset="crnngan",
+                        epochs=1, patience=2), tmp_path / "c", queue=False, log=lambda m: None)
     with pytest.raises(ValueError, match="crnngan preset"):
         train(TrainSpec(corpus="bach-chorales", max_pieces=4, encoding="continuous", preset="studio",
                         epochs=1), tmp_path / "b", queue=False, log=lambda m: None)

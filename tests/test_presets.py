@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core import presets
-from core.inference import engine_for
+from core.inference import GeneratorStepper, engine_for
 from core.modelconfig import PRESETS
 
 
@@ -15,7 +15,10 @@ def test_every_preset_has_a_builder():
 
 
 def _config(name, **kw):
-    """A small config of any preset: a piano-roll one on 12 pitches' cells, the others on 30 tokens."""
+    """A small config of any preset: a piano-roll one on 12 pitches' cells, the C-RNN-GAN on
+    4 real values per step, the others on 30 tokens."""
+    if PRESETS[name].reads == "notes":
+        return presets.make_config(name, 0, "small", features=4, **kw)
     if PRESETS[name].reads == "pianoroll":
         return presets.make_config(name, 4, "small", pitches=12, pitch_low=55, **kw)
     return presets.make_config(name, 30, "small", **kw)
@@ -24,6 +27,11 @@ def _config(name, **kw):
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_generates_through_its_numpy_form(name):
     config = _config(name, window=8)
+    if PRESETS[name].reads == "notes":   # real values: the generator one step at a time
+        stepper = GeneratorStepper(presets.build(config))
+        stepper.start(2)
+        assert stepper.step(np.full((2, 4), 0.5, np.float32)).shape == (2, 4)
+        return
     engine = engine_for(presets.build(config), config)  # a ValueError if it had no NumPy form
     probs = engine.start(np.array([1, 2, 3], np.int32), batch=2)
     assert probs.shape == (2, config.vocab_size)
@@ -36,4 +44,4 @@ def test_stateful_presets_train_on_whole_pieces_and_the_others_on_windows(name):
     assert config.train_on == ("pieces" if PRESETS[name].many_to_many else "windows")
     if not PRESETS[name].many_to_many:
         with pytest.raises(ValueError, match="trains on windows only"):
-            presets.make_config(name, 30, train_on="pieces")
+            _config(name, train_on="pieces")

@@ -35,7 +35,7 @@ def commands(block: str) -> list[list[str]]:
 
 def test_the_readme_has_the_examples():
     run, parse_only = (commands(b) for b in bash_blocks())
-    assert len(run) >= 12 and [c[0] for c in parse_only] == ["gallery"] * 3
+    assert len(run) >= 12 and [c[0] for c in parse_only] == ["gallery"] * 4
 
 
 def test_gallery_rebuild_examples_parse():
@@ -56,6 +56,6 @@ def test_every_example_runs_as_written(tmp_path, data_dir, monkeypatch, capsys):
         printed = capsys.readouterr()
         assert code == 0, f"{' '.join(argv)}\n{printed.out}\n{printed.err}"
     for name in ("piece_1.mid", "piece_2.mid", "piece_1.wav", "beat.mid", "piece_1.musicxml",
-                 "chorale.mid"):
+                 "chorale.mid", "gan_1.mid", "gan_2.mid"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert [r for r in (tmp_path / "runs" / "bach" / "history.csv").read_text().splitlines()[1:]]

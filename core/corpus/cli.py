@@ -49,7 +49,8 @@ def _stats(args: argparse.Namespace) -> int:
     report = {"name": result.name, "summary": result.summary(), **result.stats()}
     if tokenizer is not None:
         tokenizer.fit(result.pieces)
-        report.update(encoding=args.encoding, vocab_size=tokenizer.vocab_size,
+        report.update(encoding=args.encoding, size=tokenizer.size_text,
+                      vocab_size=getattr(tokenizer, "vocab_size", None),   # None: continuous
                       tokens=int(sum(len(tokenizer.encode(p)) for p in result.pieces)))
     report["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped]
     if args.json:
@@ -84,8 +85,8 @@ def _print_report(r: dict[str, Any]) -> None:
     print(f"  duration  {r['duration_beats']:,.0f} beats, {r['duration_seconds'] / 3600:.2f} h")
     print(f"  pitches   {r['pitch_min']}..{r['pitch_max']}")
     if "encoding" in r:
-        print(f"  encoding  {r['encoding']}: vocabulary {r['vocab_size']:,}, "
-              f"{r['tokens']:,} tokens")
+        unit = "tokens" if r["vocab_size"] is not None else "steps"
+        print(f"  encoding  {r['encoding']}: {r['size']}, {r['tokens']:,} {unit}")
     if r["skipped_files"]:
         print(f"  skipped   {len(r['skipped_files'])}:")
         for s in r["skipped_files"]:

@@ -18,7 +18,9 @@ For training the values are scaled: ``dt`` and ``length`` as ``log(beats + 1/64)
 Known losses: instruments (everything decodes to one piano track; drum tracks are not read);
 times are kept to float32 precision (about 1e-6 beats at a piece's start, 1e-4 after a thousand
 beats); a generated step's values are rounded (pitch and velocity to integers, clipped to MIDI's
-ranges; a tone whose intensity rounds below 1 is silent; a length is at least 1/64 beat).
+ranges; a tone whose intensity rounds below 1 is silent; a length is at least 1/64 beat) and
+``dt`` and ``length`` are clipped to the longest the corpus has (a GAN's outlier is not an
+hour of silence).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class ContinuousEncoding(Encoding):
         # scaling: (mean, spread) of log dt, log length and pitch
         self.scale: dict[str, list[float]] = {"dt": [0.0, 1.0], "length": [0.0, 1.0],
                                               "pitch": [60.0, 12.0]}
+        #: the longest dt and length (beats) in the corpus: decoded values are clipped to them
+        self.longest: dict[str, float] = {"dt": 16.0, "length": 16.0}
 
     @property
     def features(self) -> int:
@@ -110,6 +114,7 @@ class ContinuousEncoding(Encoding):
         for key, values in (("dt", _log_time(raw[:, 0])), ("length", _log_time(lengths)),
                             ("pitch", pitches)):
             self.scale[key] = [float(values.mean()), float(max(values.std(), 1e-3))]
+        self.longest = {"dt": float(max(raw[:, 0].max(), EPS)), "length": float(lengths.max())}
 
     # --- the protocol --------------------------------------------------------------------
     def encode(self, piece: Piece) -> np.ndarray:
@@ -130,9 +135,10 @@ class ContinuousEncoding(Encoding):
                           nan=0.0, posinf=50.0, neginf=-50.0)   # a diverged model's output
         (dm, ds), (lm, ls), (pm, ps) = self.scale["dt"], self.scale["length"], self.scale["pitch"]
         raw = np.empty_like(x)
-        dt = np.exp(np.clip(x[:, 0] * ds + dm, -50, 50)) - EPS
+        dt = np.minimum(np.exp(np.clip(x[:, 0] * ds + dm, -50, 50)) - EPS, self.longest["dt"])
         raw[:, 0] = np.where(dt < SAME_ONSET, 0.0, dt)   # float32 noise around "together"
-        raw[:, 1::3] = np.exp(np.clip(x[:, 1::3] * ls + lm, -50, 50)) - EPS
+        raw[:, 1::3] = np.minimum(np.exp(np.clip(x[:, 1::3] * ls + lm, -50, 50)) - EPS,
+                                  self.longest["length"])
         raw[:, 2::3] = x[:, 2::3] * ps + pm
         raw[:, 3::3] = x[:, 3::3] * 127.0
         return raw
@@ -159,10 +165,11 @@ class ContinuousEncoding(Encoding):
         return Piece("decoded", notes, [Track()])
 
     def _state(self) -> dict[str, Any]:
-        return {"scale": self.scale}
+        return {"scale": self.scale, "longest": self.longest}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.scale = {k: [float(a), float(b)] for k, (a, b) in state["scale"].items()}
+        self.longest.update({k: float(v) for k, v in state.get("longest", {}).items()})
 
     @property
     def size_text(self) -> str:
