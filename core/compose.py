@@ -57,7 +57,7 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
     for i, piece in enumerate(pieces):
         name = title if len(pieces) == 1 else f"{title} · variation {i + 1}"
         c = Composition(title=name, piece=piece, midi=piece.to_midi_bytes(),
-                        settings={**settings, "seed": result.seed},
+                        settings={**settings, "seed": result.seed, "unit": result.unit},
                         generated_tokens=len(result.tokens[i]) - result.primer_length)
         if audio:
             rendered = render_audio(piece, sample_rate=sample_rate, stereo=stereo)

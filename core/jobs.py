@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import atomic, device
+from core.encodings import encoding_names, encoding_reads
+from core.modelconfig import check_pairing
 from core.paths import PROJECT_ROOT, user_runs_dir
 from core.runs import STATES_ACTIVE, Run, RunState
 from core.settings import TrainSpec, to_args
@@ -39,8 +41,12 @@ def new_run_dir(spec: TrainSpec, root: Path | None = None) -> Path:
 
 
 def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = False) -> Run:
-    """Launch a training process for ``spec`` (or resume ``run_dir``); returns at once."""
+    """Launch a training process for ``spec`` (or resume ``run_dir``); returns at once.
+    Settings out of range and a preset with an encoding it cannot read are refused here, before
+    a process starts."""
     spec.validate()
+    if spec.encoding in encoding_names():
+        check_pairing(spec.preset, spec.encoding, encoding_reads(spec.encoding))
     run = Run(run_dir or new_run_dir(spec))
     if run.shipped:
         raise ValueError("shipped gallery runs are read-only; train a new run instead")

@@ -81,6 +81,23 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
+def check_pairing(preset: str, encoding: str, encoding_reads: str) -> None:
+    """``ValueError`` saying which encodings go with ``preset`` when ``encoding`` (which gives
+    ``encoding_reads``: ``core.encodings.encoding_reads``) does not; an unknown preset is
+    :func:`make_config`'s message."""
+    p = PRESETS.get(preset)
+    if p is None:
+        return
+    if p.reads == "notes" and encoding_reads != "notes":
+        raise ValueError(f"the {preset} preset reads real-valued notes: choose the continuous or "
+                         f"continuous-3 encoding, not {encoding}")
+    if encoding_reads == "notes" and p.reads != "notes":
+        raise ValueError(f"the {encoding} encoding is real-valued: train it with the crnngan preset")
+    if p.reads == "pianoroll" and encoding_reads != "pianoroll":
+        raise ValueError(f"the {preset} preset reads a piano roll: choose the pianoroll or "
+                         f"pianoroll-quarter encoding, not {encoding}")
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model; stored in ``run.json`` as ``model``."""

@@ -30,8 +30,8 @@ from core import corpus, device, presets
 from core.biaxial import RollBatches
 from core.crnngan import StepBatches
 from core.data import PieceBatches, make_windows
-from core.encodings import get_tokenizer
-from core.encodings.rolls import PianoRollTokenizer
+from core.encodings import encoding_reads, get_tokenizer
+from core.modelconfig import check_pairing
 from core.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
 from core.runs import Run, RunState
@@ -222,12 +222,7 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
     preset = presets.PRESETS.get(spec.preset)
     if preset is None:
         return {"window": spec.window}   # (an unknown preset is make_config's message)
-    if (preset.reads == "notes") != tokenizer.continuous:
-        if tokenizer.continuous:
-            raise ValueError(f"the {spec.encoding} encoding is real-valued: train it with the "
-                             "crnngan preset")
-        raise ValueError(f"the {spec.preset} preset reads real-valued notes: choose the "
-                         f"continuous or continuous-3 encoding, not {spec.encoding}")
+    check_pairing(spec.preset, spec.encoding, encoding_reads(spec.encoding))
     if preset.reads == "notes":
         if spec.patience:
             raise ValueError("a GAN has no validation loss to stop early on: leave patience off "
@@ -237,9 +232,6 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
                 "freeze": spec.freeze}
     if preset.reads != "pianoroll":
         return {"window": spec.window}
-    if not isinstance(tokenizer, PianoRollTokenizer):
-        raise ValueError(f"the {spec.preset} preset reads a piano roll: choose the pianoroll or "
-                         f"pianoroll-quarter encoding, not {spec.encoding}")
     steps = preset.defaults["window"]
     return {"window": spec.window or steps * tokenizer.pitches, "pitches": tokenizer.pitches,
             "pitch_low": tokenizer.low}

@@ -195,6 +195,14 @@ def test_the_gan_resumes_from_its_checkpoint(gan_run, copy_run):
     assert [r["epoch"] for r in rows] == list(range(1, 9)) and "d_loss" in rows[-1]
 
 
+def test_a_job_with_a_preset_and_an_encoding_that_do_not_go_together_never_starts(tmp_path):
+    from core import jobs
+    with pytest.raises(ValueError, match="continuous or continuous-3"):
+        jobs.start(TrainSpec(corpus="bach-chorales", encoding="events", preset="crnngan"),
+                   tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
 def test_presets_and_encodings_that_do_not_go_together_say_which_do(tmp_path, data_dir):
     with pytest.raises(ValueError, match="continuous or continuous-3"):
         train(TrainSpec(corpus="bach-chorales", max_pieces=4, encoding="events", preset="crnngan",

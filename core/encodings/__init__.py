@@ -14,12 +14,24 @@ from core.encodings import chords, continuous, drums, events, grid, rolls  # noq
 from core.encodings.base import REGISTRY
 from core.encodings.base import PAD, Encoding, Tokenizer
 
-__all__ = ["PAD", "Encoding", "Tokenizer", "encoding_names", "get_tokenizer", "load_tokenizer",
+__all__ = ["PAD", "Encoding", "Tokenizer", "encoding_names", "encoding_reads", "get_tokenizer",
+           "load_tokenizer",
            "tokenizer_from_json", "vocabulary_sizes"]
 
 
 def encoding_names() -> list[str]:
     return sorted(REGISTRY)
+
+
+def encoding_reads(name: str) -> str:
+    """What a model of the named encoding reads (``core.modelconfig.Preset.reads``): ``"notes"``
+    (real values), ``"pianoroll"`` (piano-roll cells) or ``"tokens"``."""
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(sorted(REGISTRY))}")
+    if cls.continuous:
+        return "notes"
+    return "pianoroll" if issubclass(cls, rolls.PianoRollTokenizer) else "tokens"
 
 
 def get_tokenizer(name: str, **params: Any) -> "Encoding":
