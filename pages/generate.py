@@ -118,11 +118,12 @@ with page_guard("Generate"):
             with st.container(border=True):
                 tag = ":material/fiber_new: " if i < fresh else ""
                 settings = c.settings
-                st.markdown(f"**{tag}{c.title}**  \n"
-                            f"<small>temperature {settings.get('temperature')} · top-k "
-                            f"{settings.get('top_k') or 'off'} · anti-loop {settings.get('anti_loop')} · "
-                            f"{settings.get('seconds'):g} s · primer {settings.get('primer')} · "
-                            f"seed {settings.get('seed')}</small>",
+                sampler = (f"noise scale {settings.get('temperature')}"
+                           if settings.get("unit") == "steps" else
+                           f"temperature {settings.get('temperature')} · top-k "
+                           f"{settings.get('top_k') or 'off'} · anti-loop {settings.get('anti_loop')}")
+                st.markdown(f"**{tag}{c.title}**  \n<small>{sampler} · {settings.get('seconds'):g} s "
+                            f"· primer {settings.get('primer')} · seed {settings.get('seed')}</small>",
                             unsafe_allow_html=True)
                 show_composition(c, key=f"gen_{c.key}", roll_height=300)
         if results and st.button("Clear results", key="gen_clear"):
