@@ -9,6 +9,8 @@ with General MIDI drum names. All notes of a track are one ``go.Bar`` trace (bar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 import pretty_midi
@@ -26,6 +28,71 @@ PX_PER_PITCH = 8     # panel height per pitch, in pixels
 PX_PER_DRUM = 18     # panel height per drum lane: room for its name
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One track of a roll: its legend name, colour and notes, each note placed on a row."""
+
+    name: str
+    color: str
+    is_drum: bool
+    notes: np.ndarray       # (n, 4): start, end, pitch, velocity (in the roll's units)
+    rows: np.ndarray        # (n,): the note's row: its pitch, or its drum lane
+    labels: list[str]       # per note: pitch name ("C#4") or General MIDI drum name
+
+
+@dataclass(frozen=True)
+class RollData:
+    """What a piano roll shows, whoever draws it (the Plotly figure here, the playing roll in
+    ``core.render.player``): lanes of notes, the pitch range, the drum rows and their names."""
+
+    lanes: list[Lane]
+    end: float                  # the piece's end, in ``units``
+    units: str
+    low: int                    # lowest and highest pitch of the pitched lanes
+    high: int
+    drum_pitches: list[int]     # one drum row per sound, in this order
+
+    @property
+    def panels(self) -> list[str]:
+        """ "melodic" and/or "drums", top to bottom, for the kinds present."""
+        kinds = {lane.is_drum for lane in self.lanes}
+        return [k for k, drum in (("melodic", False), ("drums", True)) if drum in kinds]
+
+    @property
+    def drum_names(self) -> list[str]:
+        return [DRUM_NAMES[p] for p in self.drum_pitches]
+
+    def hover(self, lane: Lane) -> list[str]:
+        """Per note: name, pitch number, start, length and velocity, as the hover shows it."""
+        unit = UNIT_LABELS[self.units][1]
+        start, vel = lane.notes[:, 0], lane.notes[:, 3]
+        length = np.maximum(lane.notes[:, 1] - start, 0.0)
+        return [f"<b>{label}</b> ({int(p)})<br>start {s:.2f} {unit}, length {d:.2f} {unit}"
+                f"<br>velocity {int(v)}"
+                for label, p, s, d, v in zip(lane.labels, lane.notes[:, 2], start, length, vel)]
+
+
+def roll_data(music: Music, units: str = "seconds") -> RollData:
+    """The notes of ``music`` laid out for a roll: one lane per track with a name and a colour,
+    pitched notes on their pitch, drum notes on a row per drum sound (General MIDI names)."""
+    music_parts, end = parts(music, units)
+    melodic = [p for p in music_parts if not p.track.is_drum]
+    drum_pitches = sorted({int(p) for part in music_parts if part.track.is_drum
+                           for p in part.notes[:, 2]})
+    row_of = {p: row for row, p in enumerate(drum_pitches)}
+    lanes = []
+    for i, (part, name) in enumerate(zip(music_parts, _trace_names(music_parts))):
+        pitches = part.notes[:, 2].astype(int)
+        if part.track.is_drum:
+            rows, labels = np.array([row_of[p] for p in pitches]), [DRUM_NAMES[p] for p in pitches]
+        else:
+            rows, labels = pitches, [NOTE_NAMES[p] for p in pitches]
+        lanes.append(Lane(name, COLORS[i % len(COLORS)], part.track.is_drum, part.notes,
+                          rows.reshape(-1), labels))
+    low, high = _pitch_range(melodic)
+    return RollData(lanes, float(end), units, low, high, drum_pitches)
+
+
 def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds",
                height: int | None = None) -> go.Figure:
     """A piano-roll figure of ``music`` (a ``Piece`` or ``pretty_midi.PrettyMIDI``).
@@ -35,31 +102,18 @@ def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds"
     "C#4") or drum name, start, length and velocity. ``height`` in pixels, else from the
     pitch range.
     """
-    music_parts, end = parts(music, units)
-    melodic = [p for p in music_parts if not p.track.is_drum]
-    drums = [p for p in music_parts if p.track.is_drum]
-    panels = [kind for kind, ps in (("melodic", melodic), ("drums", drums)) if ps]
-    drum_pitches = sorted({int(p) for part in drums for p in part.notes[:, 2]})
-    lo, hi = _pitch_range(melodic)
+    data = roll_data(music, units)
+    panels, lo, hi = data.panels, data.low, data.high
     sizes = {"melodic": max(PX_PER_PITCH * (hi - lo + 3), 200),  # panel heights in pixels
-             "drums": PX_PER_DRUM * (len(drum_pitches) + 1)}
+             "drums": PX_PER_DRUM * (len(data.drum_pitches) + 1)}
 
     fig = make_subplots(rows=max(1, len(panels)), cols=1, shared_xaxes=True,
                         vertical_spacing=0.04,
                         row_heights=[sizes[k] for k in panels] or None)
-    axis_title, unit = UNIT_LABELS[units]
-    names = _trace_names(music_parts)
-    for i, part in enumerate(music_parts):
-        if part.track.is_drum:
-            lanes = {p: lane for lane, p in enumerate(drum_pitches)}
-            y = np.array([lanes[int(p)] for p in part.notes[:, 2]])
-            labels = [DRUM_NAMES[int(p)] for p in part.notes[:, 2]]
-        else:
-            y = part.notes[:, 2]
-            labels = [NOTE_NAMES[int(p)] for p in part.notes[:, 2]]
-        row = panels.index("drums" if part.track.is_drum else "melodic") + 1
-        fig.add_trace(_bars(part, y, labels, names[i], COLORS[i % len(COLORS)], unit),
-                      row=row, col=1)
+    axis_title, _ = UNIT_LABELS[units]
+    for lane in data.lanes:
+        row = panels.index("drums" if lane.is_drum else "melodic") + 1
+        fig.add_trace(_bars(lane, data.hover(lane)), row=row, col=1)
 
     if "melodic" in panels:
         ticks = [p for p in range(lo, hi + 1) if p % 12 == 0 or hi - lo <= 12]
@@ -67,16 +121,17 @@ def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds"
                          range=[lo - 1.5, hi + 1.5], tickvals=ticks,
                          ticktext=[NOTE_NAMES[p] for p in ticks])
     if "drums" in panels:
+        n_drums = len(data.drum_pitches)
         fig.update_yaxes(row=panels.index("drums") + 1, col=1, title_text="Drums",
-                         range=[-1, len(drum_pitches)], tickvals=list(range(len(drum_pitches))),
-                         ticktext=[DRUM_NAMES[p] for p in drum_pitches])
-    fig.update_xaxes(range=[0, max(end, 1e-3)], showgrid=True)
+                         range=[-1, n_drums], tickvals=list(range(n_drums)),
+                         ticktext=data.drum_names)
+    fig.update_xaxes(range=[0, max(data.end, 1e-3)], showgrid=True)
     fig.update_xaxes(title_text=axis_title, row=max(1, len(panels)), col=1)
-    if not music_parts:
+    if not data.lanes:
         fig.add_annotation(text="no notes", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
     fig.update_layout(
-        title=title, barmode="overlay", hovermode="closest", showlegend=bool(music_parts),
+        title=title, barmode="overlay", hovermode="closest", showlegend=bool(data.lanes),
         height=height or int(np.clip(sum(sizes[k] for k in panels), 200, 900)) + 110,
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
@@ -84,19 +139,20 @@ def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds"
     return fig
 
 
-def _bars(part: Part, y: np.ndarray, labels: list[str], name: str, color: str,
-          unit: str) -> go.Bar:
-    """One trace: every note of ``part`` as a bar from its start to its end."""
-    start, end, vel = part.notes[:, 0], part.notes[:, 1], part.notes[:, 3]
-    length = np.maximum(end - start, 0.0)
-    hover = [f"<b>{label}</b> ({int(p)})<br>start {s:.2f} {unit}, length {d:.2f} {unit}"
-             f"<br>velocity {int(v)}"
-             for label, p, s, d, v in zip(labels, part.notes[:, 2], start, length, vel)]
+def _bars(lane: Lane, hover: list[str]) -> go.Bar:
+    """One trace: every note of ``lane`` as a bar from its start to its end."""
+    start, end, vel = lane.notes[:, 0], lane.notes[:, 1], lane.notes[:, 3]
     return go.Bar(
-        x=length, base=start, y=y, orientation="h", width=BAR_HEIGHT, name=name,
-        marker=dict(color=color, opacity=0.3 + 0.7 * np.clip(vel, 0, 127) / 127, line_width=0),
+        x=np.maximum(end - start, 0.0), base=start, y=lane.rows, orientation="h",
+        width=BAR_HEIGHT, name=lane.name, marker=dict(
+            color=lane.color, opacity=velocity_opacity(vel), line_width=0),
         hovertext=hover, hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
     )
+
+
+def velocity_opacity(velocity: np.ndarray) -> np.ndarray:
+    """A note's opacity from its velocity: 0.3 (silent) to 1.0 (127)."""
+    return 0.3 + 0.7 * np.clip(velocity, 0, 127) / 127
 
 
 def _pitch_range(melodic: list[Part]) -> tuple[int, int]:
