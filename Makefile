@@ -17,8 +17,7 @@ help:
 	@echo "make bench  - run the benchmark scripts in bench/ (JSON on stdout)"
 
 run: deps
-	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
-	  --browser.gatherUsageStats false
+	$(PY) -m app_ui.serve --server.port $(PORT)
 
 test: test-deps
 	$(PY) -m pytest -q

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from app_ui.routing import entered
+
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
-# kiosk-safe: no traceback ever reaches the screen (the console keeps it), no Deploy button
-st.set_option("client.showErrorDetails", "none")
-st.set_option("client.toolbarMode", "minimal")
+# The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server
+# settings: .streamlit/config.toml, read before the first request.
+entered()  # the page run below was routed here (app_ui.routing)
 st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),

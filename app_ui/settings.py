@@ -5,6 +5,8 @@
 - ``COMPOSER_RUNS_ROOTS``: extra folders holding run folders, separated by ``os.pathsep``
   (``:``), shown before the shipped gallery and the user's runs.
 - ``COMPOSER_UPLOAD_MB``: the most MIDI a person may upload at once, in MB (default 50).
+- ``COMPOSER_READY_PIECES``: how many Home pieces the server keeps composed ahead for the next
+  visitors who press Compose (default 24, enough for a room pressing at once; 0 turns it off).
 - ``COMPOSER_DATA``: the user data folder (runs, caches); see ``core.paths``.
 """
 
@@ -25,6 +27,13 @@ def upload_limit_mb() -> float:
         return max(0.1, float(os.environ.get("COMPOSER_UPLOAD_MB", "50")))
     except ValueError:
         return 50.0
+
+
+def ready_pieces() -> int:
+    try:
+        return max(0, int(os.environ.get("COMPOSER_READY_PIECES", "24")))
+    except ValueError:
+        return 24
 
 
 def run_roots() -> list[Path]:

@@ -49,7 +49,8 @@ def free_port() -> int:
 
 
 class StudioServer:
-    """``streamlit run streamlit_app.py`` as a subprocess on a free port; ``stop()`` ends it."""
+    """The app as ``make run`` serves it (``python -m app_ui.serve``: ``streamlit run
+    streamlit_app.py``, warmed at start) as a subprocess on a free port; ``stop()`` ends it."""
 
     def __init__(self, data_dir: Path, runs_roots: list[Path] = (), extra_env: dict | None = None,
                  log_path: Path | None = None) -> None:
@@ -61,10 +62,18 @@ class StudioServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            [sys.executable, *self.command(), "--server.port", str(self.port),
+             "--server.address", "127.0.0.1"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @staticmethod
+    def command() -> list[str]:
+        """As ``make run`` starts the app; plain ``streamlit run`` for a checkout from before
+        ``app_ui/serve.py`` (``bench_load.py --root``)."""
+        if (ROOT / "app_ui" / "serve.py").is_file():
+            return ["-m", "app_ui.serve"]
+        return ["-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.time() + timeout

@@ -5,11 +5,11 @@ import streamlit as st
 from app_ui import action, page_guard
 from app_ui.charts import empty_roll
 from app_ui.layout import header
-from app_ui.music import compose, default_run, show_composition, warm_up
+from app_ui.music import default_run, show_composition, warm_up
+from app_ui.ready import home_piece
+from app_ui.routing import routed_page
 
-# What one press of Compose asks for: short enough to be ready in about a second on a CPU.
-HOME_OPTIONS = dict(seconds=15, length=1024, temperature=1.0, top_k=20, anti_loop=0.5,
-                    stereo=False, metrics=True)
+routed_page()  # a deep link to this page still runs streamlit_app.py first
 
 header("Composer Studio",
        "A small neural network (an LSTM) learned music from a corpus of MIDI files — Bach "
@@ -31,7 +31,7 @@ with page_guard("Home"):
             with action("Composing", hint="Press Compose again, or choose another model on the "
                         "Generate page."):
                 with st.spinner("Composing…"):
-                    st.session_state["home_result"] = compose(run.path, **HOME_OPTIONS)[0]
+                    st.session_state["home_result"] = home_piece(run.path)
         result = st.session_state.get("home_result")
         if result is None:
             st.plotly_chart(empty_roll("Your piece will appear here"), key="home_empty_roll",

@@ -10,6 +10,9 @@ from app_ui import action, demo_mode, page_guard
 from app_ui.charts import history_figure
 from app_ui.layout import demo_notice, header
 from app_ui.uploads import uploaded_sets
+from app_ui.routing import routed_page
+
+routed_page()  # a deep link to this page still runs streamlit_app.py first
 
 POLL_S = 1.5  # seconds between looks at a running job's folder
 STATE_ICONS = {"queued": "hourglass_empty", "running": "directions_run", "stopping": "pan_tool",

@@ -1,0 +1,44 @@
+"""``make run``: Streamlit's own ``run`` command on ``streamlit_app.py``, warm before the first
+visitor comes.
+
+    python -m app_ui.serve [streamlit run options, e.g. --server.port 8501]
+
+The server process starts a background warm-up as soon as Streamlit's runtime exists
+(``app_ui.ready.start``: the default model, FluidSynth with its soundfont, Home's pool of
+pieces composed ahead), so the first Compose is as quick as the rest. Streamlit's upload cap is
+set from ``COMPOSER_UPLOAD_MB``, the same limit the app's own upload check uses; the other
+server settings are in ``.streamlit/config.toml``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+
+from app_ui.routing import ENTRY_POINT
+from app_ui.settings import upload_limit_mb
+
+
+def _warm_when_serving() -> None:
+    from streamlit.runtime import Runtime
+
+    while not Runtime.exists():
+        time.sleep(0.1)
+    from app_ui import ready
+
+    ready.start()
+
+
+def main(argv: list[str]) -> None:
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(ENTRY_POINT),
+                "--server.maxUploadSize", str(math.ceil(upload_limit_mb())), *argv]
+    threading.Thread(target=_warm_when_serving, name="warm-when-serving", daemon=True).start()
+    cli.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,171 @@
+"""A room of phones pressing Compose at once, in real headless Chromium; prints JSON.
+
+    .venv/bin/python bench/bench_load.py [--sessions 1,5,20] [--rounds 2] [--listen 15]
+                                         [--root PROJECT] [--first-visit]
+
+For each session count, a fresh server (``StudioServer``: the app as ``make run`` starts it,
+localhost only, data in a temporary folder) and that many browser sessions, each its own
+browser context (its own cookies and Streamlit session), all on Home with Compose ready. The
+harness waits until the server's CPU has been idle for 2 s (nothing left to warm up), then
+runs ``--rounds`` rounds: every session presses Compose within a few milliseconds of the
+others, and each one's time runs from its own click until its new audio can play
+(``bench_app.AUDIO_READY_JS``). Between rounds the room listens to its pieces for
+``--listen`` seconds, as people do before they press again. Reported per session count: p50,
+p95 and max seconds, errors (an error message on the page, or no audio within
+``--timeout``), and pieces seen by more than one session (the same audio twice: must be 0).
+
+``--first-visit``: the first visitor of a fresh server, who opens Home as soon as the server
+answers and presses Compose once the button is there: seconds to the button and to audio.
+
+``--root`` measures another checkout of the project with this same harness (for before/after
+figures); a checkout without ``app_ui/serve.py`` is started with plain ``streamlit run``.
+Everything is bounded: sessions <= 40, each wait by ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench_app  # noqa: E402  (the shared harness: StudioServer, launch_chromium, ...)
+
+MAX_SESSIONS = 40
+ERROR_JS = "() => document.querySelectorAll('[data-testid=\"stAlertContentError\"], " \
+           "[data-testid=\"stException\"]').length"
+AUDIO_ID_JS = "() => (document.querySelector('audio[src]') || {}).src || null"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children that have exited."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, quiet_s: float = 2.0, timeout: float = 300.0) -> float:
+    """Seconds until the server used under 5 % of a core for ``quiet_s`` seconds."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(quiet_s)
+        if cpu_seconds(pid) - before < 0.05 * quiet_s:
+            break
+    return time.perf_counter() - t0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: float,
+         server_pid: int) -> dict:
+    pages = []
+    for _ in range(sessions):  # Browser.new_page: each page in a new context of its own
+        pages.append(bench_app.open_home(browser, url, int(timeout * 1000)))
+    settle = wait_idle(server_pid)
+    times, errors, seen, shared = [], 0, set(), 0
+    for r in range(rounds):
+        if r:
+            time.sleep(listen)
+        before = [p.evaluate(AUDIO_ID_JS) for p in pages]
+        started = []
+        for p in pages:  # as close together as one driver can click
+            started.append(time.perf_counter())
+            p.get_by_role("button", name="Compose").click(no_wait_after=True)
+        done: dict[int, float] = {}
+        deadline = time.perf_counter() + timeout
+        while len(done) < sessions and time.perf_counter() < deadline:
+            for i, p in enumerate(pages):
+                if i not in done and p.evaluate(bench_app.AUDIO_READY_JS, before[i]):
+                    done[i] = time.perf_counter() - started[i]
+            time.sleep(0.02)
+        for i, p in enumerate(pages):
+            if i not in done or p.evaluate(ERROR_JS):
+                errors += 1
+                continue
+            times.append(done[i])
+            audio = hashlib.sha1(str(p.evaluate(AUDIO_ID_JS)).encode()).hexdigest()
+            shared += audio in seen
+            seen.add(audio)
+    for p in pages:
+        p.context.close()
+    return {"sessions": sessions, "rounds": rounds, "settle_s": round(settle, 1),
+            "p50_s": round(statistics.median(times), 2) if times else None,
+            "p95_s": round(percentile(times, 0.95), 2) if times else None,
+            "max_s": round(max(times), 2) if times else None,
+            "errors": errors, "pieces_seen_twice": shared,
+            "times_s": [round(t, 2) for t in sorted(times)]}
+
+
+def first_visit(browser, server, timeout: float) -> dict:
+    t0 = time.perf_counter()
+    server.wait_ready()
+    healthy = time.perf_counter() - t0
+    page = bench_app.open_home(browser, server.url, int(timeout * 1000))
+    to_button = time.perf_counter() - t0
+    compose = bench_app.compose_once(page, int(timeout * 1000))
+    page.context.close()
+    return {"server_answers_s": round(healthy, 2), "compose_ready_s": round(to_button, 2),
+            "first_compose_s": round(compose, 2),
+            "first_audio_after_start_s": round(time.perf_counter() - t0, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default="1,5,20")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--listen", type=float, default=15.0,
+                        help="seconds between rounds (Home pieces last 15 s)")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--root", type=Path, default=HERE.parent)
+    parser.add_argument("--first-visit", action="store_true")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.sessions.split(",")]
+    if not all(0 < n <= MAX_SESSIONS for n in counts):
+        parser.error(f"sessions must be 1..{MAX_SESSIONS}")
+    if not Path(bench_app.CHROMIUM).exists():
+        print(json.dumps({"skipped": f"{bench_app.CHROMIUM} not found"}))
+        return 0
+    from playwright.sync_api import sync_playwright
+
+    bench_app.ROOT = args.root.resolve()  # the checkout the server runs from
+    out = {"machine": f"{os.cpu_count()} cores", "root": str(bench_app.ROOT),
+           "load_before": [round(x, 2) for x in os.getloadavg()], "listen_s": args.listen,
+           "results": []}
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        browser = bench_app.launch_chromium(pw)
+        cache = Path(tmp) / "cache"   # parsed corpora shared by the servers: one parse in all
+        for n in (["first"] if args.first_visit else []) + counts:
+            data = Path(tmp) / f"data-{n}"
+            data.mkdir()
+            (data / "cache").symlink_to(cache, target_is_directory=True)
+            cache.mkdir(exist_ok=True)
+            server = bench_app.StudioServer(data)
+            try:
+                if n == "first":
+                    out["first_visit"] = first_visit(browser, server, args.timeout)
+                else:
+                    server.wait_ready()
+                    out["results"].append(room(browser, server.url, n, args.rounds, args.listen,
+                                               args.timeout, server.proc.pid))
+            finally:
+                server.stop()
+            print(json.dumps(out["results"][-1] if n != "first" else out["first_visit"]),
+                  file=sys.stderr)
+        browser.close()
+    out["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
