@@ -31,11 +31,16 @@ def _warm_when_serving() -> None:
     ready.start()
 
 
+def streamlit_argv(argv: list[str]) -> list[str]:
+    """The ``streamlit run`` command line for ``make run``'s options ``argv``."""
+    return ["streamlit", "run", str(ENTRY_POINT),
+            "--server.maxUploadSize", str(math.ceil(upload_limit_mb())), *argv]
+
+
 def main(argv: list[str]) -> None:
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", "run", str(ENTRY_POINT),
-                "--server.maxUploadSize", str(math.ceil(upload_limit_mb())), *argv]
+    sys.argv = streamlit_argv(argv)
     threading.Thread(target=_warm_when_serving, name="warm-when-serving", daemon=True).start()
     cli.main()
 
