@@ -9,7 +9,8 @@ import io
 import json
 import os
 import time
-import zipfile
+
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -18,75 +19,16 @@ import pytest
 
 from core import corpus
 from core.corpus import Limits, store
+from core.corpus import files as files_module
 from core.paths import SHARED_DATA
 from core.piece import PITCH, START, TRACK, Piece, from_note_list
-
-MB = 2**20
+from hostile import MB, drums_only, many_notes, melody, no_notes, two_tracks, type2, zipped
 
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     """Each test gets an empty data folder, so no cache survives from another run."""
     monkeypatch.setenv("COMPOSER_DATA", str(tmp_path / "data"))
-
-
-# --- MIDI bytes -------------------------------------------------------------------------------
-def melody(pitch: int = 60, n: int = 8) -> bytes:
-    notes = [(i * 0.5, i * 0.5 + 0.5, pitch + i % 5, 90) for i in range(n)]
-    return from_note_list("m", notes).to_midi_bytes()
-
-
-def drums_only() -> bytes:
-    return from_note_list("d", [(i * 0.5, i * 0.5 + 0.25, 36, 100) for i in range(8)],
-                          is_drum=True).to_midi_bytes()
-
-
-def two_tracks() -> bytes:
-    """Type 1: piano and bass, plus a drum track."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=100)
-    for program, is_drum, pitch in [(0, False, 72), (33, False, 36), (0, True, 42)]:
-        inst = pretty_midi.Instrument(program, is_drum=is_drum)
-        inst.notes = [pretty_midi.Note(80, pitch, t * 0.3, t * 0.3 + 0.3) for t in range(6)]
-        pm.instruments.append(inst)
-    buf = io.BytesIO()
-    pm.write(buf)
-    return buf.getvalue()
-
-
-def no_notes() -> bytes:
-    pm = pretty_midi.PrettyMIDI()
-    pm.instruments.append(pretty_midi.Instrument(0))
-    buf = io.BytesIO()
-    pm.write(buf)
-    return buf.getvalue()
-
-
-def type2() -> bytes:
-    """Two one-note patterns of 480 ticks each, to be played one after the other."""
-    mf = mido.MidiFile(type=2, ticks_per_beat=480)
-    for pitch in (60, 67):
-        track = mido.MidiTrack([mido.Message("note_on", note=pitch, velocity=80, time=0),
-                                mido.Message("note_off", note=pitch, velocity=0, time=480)])
-        mf.tracks.append(track)
-    buf = io.BytesIO()
-    mf.save(file=buf)
-    return buf.getvalue()
-
-
-def many_notes(n: int) -> bytes:
-    """A type-0 file of ``n`` short notes, written byte by byte (quick even for large ``n``)."""
-    events = b"".join(bytes([0, 0x90, 60 + i % 12, 80, 60, 0x80, 60 + i % 12, 0])
-                      for i in range(n)) + b"\x00\xff\x2f\x00"
-    header = b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 1, 0xE0])  # format 0, 1 track, 480 tpq
-    return header + b"MTrk" + len(events).to_bytes(4, "big") + events
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def reasons(result: corpus.CorpusResult) -> dict[str, str]:
@@ -155,6 +97,17 @@ def test_size_and_note_limits():
     assert [p.name for p in result.pieces] == ["small.mid"]
     assert reasons(result)["many.mid"] == "too many notes (6 > 5)"
     assert reasons(result)["big.mid"].startswith("too large (")
+
+
+def test_notes_are_counted_from_the_raw_bytes_as_mido_counts_them():
+    files = [*sorted((SHARED_DATA / "groove").rglob("*.mid"))[:200],
+             *sorted((Path(__file__).parent / "fixtures").rglob("*.mid"))]
+    datas = [p.read_bytes() for p in files] + [two_tracks(), type2(), melody(), many_notes(1000)]
+    for data in datas:
+        messages = mido.MidiFile(file=io.BytesIO(data))
+        expected = sum(m.type == "note_on" and m.velocity > 0 for t in messages.tracks for m in t)
+        assert files_module.count_note_ons(data) == expected
+    assert files_module.count_note_ons(melody()[:30]) <= 8  # a cut file: no crash
 
 
 def test_zip_with_non_midi_members():

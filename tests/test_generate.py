@@ -4,6 +4,8 @@ chorales), plus run folders put together by hand from real Keras models and real
 from __future__ import annotations
 
 import json
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from core.cli import main
 from core.encodings import get_tokenizer
 from core.evaluate import SAMPLE_TOKENS, checkpoint_report, evaluate_run
 from core.generate import Generator
+from hostile import hostile_files, many_notes
 from core.inference import LSTMStepper, WindowForward
 from core.loaded import loaded
 from core.notes import note_pitch, parse_notes
@@ -437,12 +440,37 @@ def test_cli_writes_numbered_variations_and_wav(studio_run, tmp_path, capsys):
     assert "X9" in capsys.readouterr().err
 
 
-def test_a_hostile_primer_file_is_refused_by_the_bounded_reader(studio, tmp_path):
-    """The primer goes through the corpus's reader: limits first, then a sandboxed parse."""
+@pytest.mark.parametrize("name", sorted(hostile_files()))
+def test_a_hostile_primer_file_is_refused_by_the_bounded_reader(studio, studio_run, tmp_path,
+                                                                 capsys, name):
+    """The primer (the Generate page's upload: bytes; ``--primer-midi``: a path) goes through
+    the corpus's reader: limits first, then a sandboxed parse. Each of the corpus tests' hostile
+    files is refused with its reason, in bounded time, allocating little in this process."""
+    data, reason = hostile_files()[name]
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match=f"^the primer MIDI file is not a readable MIDI "
+                                             f"file \\(({reason})"):
+            studio.primer("midi", midi=data)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seconds < 60                        # a bound, not a speed target (bench_hostile.py)
+    assert peak < 20 * len(data) + 16 * 2**20  # the parse happens in the sandboxed worker
+    path = tmp_path / name
+    path.write_bytes(data)
+    code = main(["generate", "--run", str(studio_run.path), "--length", "8", "--primer", "midi",
+                 "--primer-midi", str(path), "--out", str(tmp_path / "out.mid")])
+    err = capsys.readouterr().err
+    assert code == 2 and name in err and "Traceback" not in err
+    assert not (tmp_path / "out.mid").exists()
+
+
+def test_an_enormous_primer_file_is_refused_unread(studio, tmp_path):
+    """15 MB of real notes (2 million): refused by its size before a byte is parsed."""
     huge = tmp_path / "huge.mid"
-    huge.write_bytes(b"MThd" + b"\0" * (6 * 2**20))
-    with pytest.raises(ValueError, match=r"too large \(6\.0 MB > 5 MB\)"):
+    huge.write_bytes(many_notes(2_000_000))
+    with pytest.raises(ValueError, match=r"huge\.mid is too large \(15\.3 MB > 5 MB\)"):
         studio.primer("midi", midi=str(huge))
-    truncated = (FIXTURES / "melody.mid").read_bytes()[:40]
-    with pytest.raises(ValueError, match="not a readable MIDI file"):
-        studio.primer("midi", midi=truncated)

@@ -176,6 +176,9 @@ def parse_midi(data: bytes, max_notes: int) -> Outcome:
     """One piece from Standard MIDI File bytes, all tracks kept; named by the caller."""
     import pretty_midi
 
+    n_notes = count_note_ons(data)  # before any object is built: a note bomb costs no memory
+    if n_notes > max_notes:
+        raise Unusable(f"too many notes ({n_notes:,} > {max_notes:,})")
     if _midi_format(data) == 2:
         data = _sequential_as_type1(data)
     try:
@@ -192,6 +195,48 @@ def parse_midi(data: bytes, max_notes: int) -> Outcome:
     if n_notes > max_notes:
         raise Unusable(f"too many notes ({n_notes:,} > {max_notes:,})")
     return [Piece.from_midi(pm, "")], []
+
+
+def count_note_ons(data: bytes) -> int:
+    """The note-ons (velocity > 0) in Standard MIDI File bytes, by a scan of the raw events
+    that builds no message objects (one pass, constant memory). A malformed track is counted
+    as far as it can be read; the real parser then says what is wrong with it."""
+    count, pos = 0, 8 + int.from_bytes(data[4:8], "big")  # the first chunk after MThd
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos + 4:pos + 8], "big")
+        start, pos = pos + 8, min(pos + 8 + length, len(data))
+        if data[start - 8:start - 4] == b"MTrk":
+            count += _track_note_ons(data, start, pos)
+    return count
+
+
+def _track_note_ons(data: bytes, pos: int, end: int) -> int:
+    count, status = 0, 0
+    while pos < end:
+        while pos < end and data[pos] & 0x80:  # the delta time: a variable-length quantity
+            pos += 1
+        pos += 1
+        if pos >= end:
+            break
+        if data[pos] & 0x80:                   # a status byte; else running status
+            status, pos = data[pos], pos + 1
+        if status in (0xFF, 0xF0, 0xF7):       # meta (with its type byte) and sysex: skip
+            pos += status == 0xFF
+            length = 0
+            while pos < end and data[pos] & 0x80:
+                length, pos = (length << 7) | (data[pos] & 0x7F), pos + 1
+            if pos >= end:
+                break
+            pos += 1 + ((length << 7) | data[pos])
+            status = 0                         # they cancel running status
+        elif status >= 0x80:
+            kind = status & 0xF0
+            if kind == 0x90 and pos + 1 < end and data[pos + 1]:
+                count += 1
+            pos += 1 if kind in (0xC0, 0xD0) else 2
+        else:                                  # data before any status: not readable further
+            break
+    return count
 
 
 def _midi_format(data: bytes) -> int:

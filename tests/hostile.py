@@ -1,0 +1,90 @@
+"""MIDI bytes for tests, good and hostile, built here (nothing downloaded): the corpus tests
+and the primer tests feed the same files to the one bounded reader (``core.corpus``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import mido
+import pretty_midi
+
+from core.piece import from_note_list
+
+MB = 2**20
+
+
+def melody(pitch: int = 60, n: int = 8) -> bytes:
+    notes = [(i * 0.5, i * 0.5 + 0.5, pitch + i % 5, 90) for i in range(n)]
+    return from_note_list("m", notes).to_midi_bytes()
+
+
+def drums_only() -> bytes:
+    return from_note_list("d", [(i * 0.5, i * 0.5 + 0.25, 36, 100) for i in range(8)],
+                          is_drum=True).to_midi_bytes()
+
+
+def two_tracks() -> bytes:
+    """Type 1: piano and bass, plus a drum track."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=100)
+    for program, is_drum, pitch in [(0, False, 72), (33, False, 36), (0, True, 42)]:
+        inst = pretty_midi.Instrument(program, is_drum=is_drum)
+        inst.notes = [pretty_midi.Note(80, pitch, t * 0.3, t * 0.3 + 0.3) for t in range(6)]
+        pm.instruments.append(inst)
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def no_notes() -> bytes:
+    pm = pretty_midi.PrettyMIDI()
+    pm.instruments.append(pretty_midi.Instrument(0))
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def type2() -> bytes:
+    """Two one-note patterns of 480 ticks each, to be played one after the other."""
+    mf = mido.MidiFile(type=2, ticks_per_beat=480)
+    for pitch in (60, 67):
+        track = mido.MidiTrack([mido.Message("note_on", note=pitch, velocity=80, time=0),
+                                mido.Message("note_off", note=pitch, velocity=0, time=480)])
+        mf.tracks.append(track)
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    return buf.getvalue()
+
+
+def many_notes(n: int) -> bytes:
+    """A type-0 file of ``n`` short notes, written byte by byte (quick even for large ``n``)."""
+    events = b"".join(bytes([0, 0x90, 60 + i % 12, 80, 60, 0x80, 60 + i % 12, 0])
+                      for i in range(n)) + b"\x00\xff\x2f\x00"
+    header = b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 1, 0xE0])  # format 0, 1 track, 480 tpq
+    return header + b"MTrk" + len(events).to_bytes(4, "big") + events
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def hostile_files() -> dict[str, tuple[bytes, str]]:
+    """``name -> (bytes, a regex of the reason the reader gives)`` for files no reader may
+    choke on; the note bomb is under the size limit and over the note limit."""
+    good = melody()
+    return {
+        "random.mid": (os.urandom(2000), "not a MIDI file"),
+        "truncated.mid": (good[: len(good) // 2], "truncated or corrupt MIDI"),
+        "silent.mid": (no_notes(), "no notes"),
+        "empty.mid": (b"", "empty file"),
+        "notes.txt": (b"hello", "not a MIDI file"),
+        "bitflip.mid": (bytes(b ^ 0xFF if 14 <= i < 30 else b for i, b in enumerate(good)),
+                        "truncated or corrupt MIDI|not a MIDI file"),
+        "junk.zip": (zipped({"a.txt": b"junk"}), "not a MIDI file"),
+        "note-bomb.mid": (many_notes(600_000), r"too many notes \(600,000 > 200,000\)"),
+    }
