@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import time
@@ -153,6 +154,30 @@ def test_kill_9_leaves_every_checkpoint_loadable(tmp_path):
     assert [r["epoch"] for r in hist] == list(range(1, len(hist) + 1))
     for epoch in run.epochs():
         presets.load_model(run.checkpoint(epoch))
+    jobs.resume(run.path, epochs=len(hist) + 1)  # and it goes on from its last checkpoint
+    assert wait_for(lambda: jobs.state(run) == "finished", timeout=180), (run.path / "train.log").read_text()
+    assert [r["epoch"] for r in run.history()][-1] == len(hist) + 1
+
+
+def test_a_full_disk_while_saving_ends_the_job_failed_and_keeps_earlier_checkpoints(tmp_path):
+    """A real OS failure: the resumed job runs under a file-size limit smaller than a
+    checkpoint, so its next save fails with EFBIG, as a full disk fails a write."""
+    spec = TrainSpec(preset="studio", epochs=2, window=32, **TINY)
+    run = train(spec, tmp_path / "full", log=lambda m: None)
+    before = {e: run.checkpoint(e).read_bytes() for e in run.epochs()}
+    limit = min(len(b) for b in before.values()) // 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))  # inherited by the job's process
+    try:
+        jobs.resume(run.path, epochs=4)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert wait_for(lambda: jobs.state(run) == "failed", timeout=180), (run.path / "train.log").read_text()
+    assert "the disk is full" in run.status["message"] and "Traceback" not in run.status["message"]
+    assert {e: run.checkpoint(e).read_bytes() for e in run.epochs()} == before
+    for epoch in before:
+        presets.load_model(run.checkpoint(epoch))
+    assert not list(run.path.glob(".*.tmp*"))  # no half-written checkpoint left behind
 
 
 def test_patience_stops_at_the_best_epoch_and_keeps_its_checkpoint(tmp_path):
