@@ -1,8 +1,9 @@
 """Which device Keras will train on, for any backend, and how to use it well.
 
-``describe()`` names the device for ``status.json`` and ``run.json``; ``setup()`` turns on
-mixed precision on a GPU and returns a ``tf.distribute`` strategy scope when TensorFlow sees
-several GPUs (a no-op context otherwise).
+``describe()`` names the device for ``status.json`` and ``run.json`` (``for_cluster`` names a
+cluster's: ``"2 workers × 1 x NVIDIA H200"``); ``setup(strategy)`` turns on mixed precision on a
+GPU (the output layers stay float32, ``core.presets``) and returns the strategy's scope (a no-op
+context without one). The strategy itself comes from ``core.distributed.make_strategy``.
 """
 
 from __future__ import annotations
@@ -35,18 +36,33 @@ def describe() -> dict[str, Any]:
     return {"backend": backend, "device": kind, "gpus": len(names), "name": label}
 
 
+def for_cluster(info: dict[str, Any], workers: int) -> dict[str, Any]:
+    """:func:`describe`'s answer for a job of ``workers`` such workers (each this machine's kind):
+    the name says how many (``"2 workers × CPU (2 cores)"``)."""
+    if workers <= 1:
+        return dict(info)
+    return {**info, "workers": workers, "name": f"{workers} workers × {info['name']}"}
+
+
 def kind_of(name: str) -> str:
-    """``"GPU"`` or ``"CPU"`` from a device name as :func:`describe` writes it (``"1 x NVIDIA
-    H200"``, ``"CPU (2 cores)"``): anything that is not a CPU is a GPU here."""
-    return "CPU" if not name or name.upper().startswith(("CPU", "UNKNOWN")) else "GPU"
+    """``"GPU"`` or ``"CPU"`` from a device name as :func:`describe` and :func:`for_cluster` write
+    it (``"1 x NVIDIA H200"``, ``"CPU (2 cores)"``, ``"2 workers × CPU (2 cores)"``): anything
+    that is not a CPU is a GPU here."""
+    local = (name or "").split("×")[-1].strip().upper()
+    return "CPU" if not local or local.startswith(("CPU", "UNKNOWN")) else "GPU"
 
 
-def setup() -> contextlib.AbstractContextManager:
-    """Mixed precision on GPU; a MirroredStrategy scope for several TensorFlow GPUs."""
-    info = describe()
-    if info["device"] == "GPU":
+def workers_of(name: str) -> int:
+    """How many workers a device name counts (1 unless it says ``"N workers × ..."``)."""
+    head = (name or "").split("×")[0].strip()
+    if "×" in (name or "") and head.endswith("workers") and head.split()[0].isdigit():
+        return int(head.split()[0])
+    return 1
+
+
+def setup(strategy: Any = None) -> contextlib.AbstractContextManager:
+    """Mixed precision on a GPU; the scope of ``strategy`` (``core.distributed``) when there is
+    one."""
+    if describe()["device"] == "GPU":
         keras.mixed_precision.set_global_policy("mixed_float16")
-    if info["backend"] == "tensorflow" and info["gpus"] > 1:
-        import tensorflow as tf
-        return tf.distribute.MirroredStrategy().scope()
-    return contextlib.nullcontext()
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()

@@ -9,11 +9,18 @@ Run it as ``python -m core train ...`` (the app starts it as its own process thr
 - ``run.json`` is written only once the tokenizer is saved and the model is built, so a job
   that fails in set-up (empty corpus, one-token vocabulary, unwritable folder) leaves a
   ``status.json`` that says why, and no half-written run.
+- Several workers (``TF_CONFIG``, ``core.cluster``) run the same job with TensorFlow's
+  ``MultiWorkerMirroredStrategy`` (``core.distributed``): each reads the corpus and takes its
+  rows of every global batch; the chief (worker 0) alone writes the run folder, the others only
+  read it (a resume loads the checkpoint on every worker, so several machines need the run
+  folder on a shared disk). A stop on any worker stops all of them at the same batch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import fcntl
 import math
 import os
@@ -26,12 +33,13 @@ from typing import Any, Callable, Iterator
 import keras
 import numpy as np
 
-from core import corpus, device, presets
+from core import cluster as clusters, corpus, device, distributed, presets
 from core.biaxial import RollBatches
 from core.crnngan import StepBatches
 from core.data import PieceBatches, make_windows
 from core.encodings import encoding_reads, get_tokenizer
 from core.modelconfig import check_pairing
+from core.cluster import Cluster
 from core.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
 from core.runs import Run, RunState
@@ -59,39 +67,57 @@ class StopFlag:
 
 def train(spec: TrainSpec, run_dir: str | Path, *, resume: bool = False, queue: bool = True,
           log: Callable[[str], None] = print,
-          on_checkpoint: Callable[[Run], CheckpointHook] | None = None) -> Run:
+          on_checkpoint: Callable[[Run], CheckpointHook] | None = None,
+          cluster: Cluster | None = None) -> Run:
     """Train ``spec`` into ``run_dir`` (or continue it with ``resume``). Returns the run.
 
     ``on_checkpoint(run)`` makes the hook called after each epoch checkpoint (the CLI's job
-    passes ``core.evaluate.checkpoint_reporter``, a sample and its metrics).
+    passes ``core.evaluate.checkpoint_reporter``, a sample and its metrics). ``cluster``
+    (default: ``TF_CONFIG``'s) makes this one worker of a multi-worker job.
 
     Raises ``ValueError`` (after recording it in ``status.json``) for bad input.
     """
+    cluster = clusters.from_env() if cluster is None else cluster
     run = Run(run_dir)
+    folder: Any = run if cluster.chief else distributed.ReadOnlyRun(run)
     try:
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_status(state=RunState.QUEUED, pid=os.getpid(), message="")
+        if cluster.chief:
+            run.path.mkdir(parents=True, exist_ok=True)
+        folder.write_status(state=RunState.QUEUED, pid=os.getpid(), message=(
+            f"joining the other {cluster.workers - 1} worker(s)" if cluster.multi else ""))
     except OSError as e:
         raise ValueError(f"cannot write to the run folder {run.path}: {e.strerror or e}") from None
     stop = StopFlag(run)
     stop.install()
     try:
-        with _device_slot(run, stop, enabled=queue):
-            if stop:
+        info = device.describe()   # (the strategy comes before TensorFlow runs anything)
+        strategy = distributed.make_strategy(cluster, info["gpus"], info["backend"])
+        with _device_slot(folder, stop, enabled=queue and cluster.chief):
+            if stop and not cluster.multi:
                 run.write_status(state=RunState.STOPPED, message="stopped before it started")
                 return run
-            hook = on_checkpoint(run) if on_checkpoint else None
-            return _train(spec, run, resume=resume, stop=stop, log=log, on_checkpoint=hook)
+            hook = on_checkpoint(run) if on_checkpoint and cluster.chief else None
+            return _train(spec, folder, resume=resume, stop=stop, log=log, on_checkpoint=hook,
+                          cluster=cluster, strategy=strategy)
     except Exception as e:
-        message = _explain(e)
+        message = _explain(e, cluster)
         with contextlib.suppress(OSError):
-            run.write_status(state=RunState.FAILED, message=message)
+            folder.write_status(state=RunState.FAILED, message=message)
         raise ValueError(message) from e
 
 
-def _explain(e: Exception) -> str:
-    if isinstance(e, OSError) and e.errno == 28:
-        return "the disk is full: free some space, then resume"
+#: TensorFlow's errors when a collective's peer is gone (by class name, not to import TF here)
+_LOST_PEER = ("UnavailableError", "CancelledError", "DeadlineExceededError", "AbortedError",
+              "InternalError", "UnknownError")
+
+
+def _explain(e: Exception, cluster: Cluster | None = None) -> str:
+    if cluster is not None and cluster.multi and type(e).__name__ in _LOST_PEER:
+        return (f"lost contact with a worker of the {cluster.workers}-worker cluster (TensorFlow: "
+                f"{type(e).__name__}); the job ended: resume to continue from the last checkpoint")
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ("the disk is full (or a file-size limit was reached) while saving: the "
+                "checkpoints before it are kept; free some space, then resume")
     if isinstance(e, OSError):
         return f"could not write the run folder: {e.strerror or e}"
     return str(e)
@@ -121,8 +147,8 @@ def _device_slot(run: Run, stop: StopFlag, enabled: bool) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
-           on_checkpoint: CheckpointHook | None) -> Run:
+def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
+           on_checkpoint: CheckpointHook | None, cluster: Cluster, strategy: Any) -> Run:
     if resume:  # the run's own spec; the caller's epochs (when given) extends or shortens it
         if not run.exists:
             raise ValueError(f"nothing to resume in {run.path}: it has no run.json")
@@ -149,8 +175,9 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
     val_seqs = [tokenizer.encode(p) for p in val_pieces]
     _check_learnable(train_seqs, tokenizer, spec.encoding)
 
-    info = device.describe()
-    with device.setup():
+    info = device.for_cluster(device.describe(), cluster.workers)
+    n_replicas = distributed.replicas(strategy)
+    with device.setup(strategy):
         if resume:
             last = run.epochs()[-1] if run.epochs() else None
             if last is None:
@@ -159,6 +186,9 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
             config = presets.ModelConfig.from_dict(run.config["model"])
             run.truncate_history(last)
             initial_epoch = last
+            if run.config.get("device") != info["name"]:   # resumed on another cluster
+                run.write_config({**run.config, "device": info["name"],
+                                  "cluster": _cluster_record(cluster, config, n_replicas)})
         else:
             config = presets.make_config(spec.preset, getattr(tokenizer, "vocab_size", 0), spec.size,
                                          batch_size=spec.batch_size, learning_rate=spec.learning_rate,
@@ -167,14 +197,18 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
             keras.utils.set_random_seed(spec.seed)
             model = presets.compile_model(presets.build(config), config)
             initial_epoch = 0
-        train_data, val_data = datasets(config, train_seqs, val_seqs, spec.seed)
+        if n_replicas > 1 and config.reads_notes:
+            raise ValueError("the C-RNN-GAN trains on one device: its own training step does not "
+                             "split over several replicas or workers")
+        train_data, val_data = datasets(config, train_seqs, val_seqs, spec.seed, n_replicas)
 
-        if not resume:
+        if not resume and cluster.chief:
             tokenizer.save(run.path / "tokenizer.json")
             run.write_config({
                 "name": run.name, "created": time.time(), "spec": spec.to_dict(),
                 "model": config.to_dict(), "params": int(model.count_params()),
                 "device": info["name"], "device_kind": info["device"], "backend": info["backend"],
+                "cluster": _cluster_record(cluster, config, n_replicas),
                 "corpus": {"source": spec.corpus, "files": loaded.n_files, "used": len(loaded.pieces),
                            "skipped": len(loaded.skipped)},
                 "split": {"train": [p.name for p in train_pieces], "val": [p.name for p in val_pieces]},
@@ -184,15 +218,29 @@ def _train(spec: TrainSpec, run: Run, *, resume: bool, stop: StopFlag, log,
         run.clear_stop_request()
         log(f"{run.name}: {len(train_pieces)} train / {len(val_pieces)} val pieces, "
             f"{tokenizer.size_text}, {train_data.batches} batches of {config.train_on}, "
-            f"{model.count_params():,} params, {info['name']}")
+            f"{model.count_params():,} params, {info['name']}"
+            + (f", worker {cluster.index} of {cluster.workers}, global batch "
+               f"{config.batch_size * n_replicas}" if cluster.multi or n_replicas > 1 else ""))
 
-        monitor = RunMonitor(run, spec, train_data.tokens, stop, info, log, on_checkpoint)
         own = getattr(model, "training_callbacks", list)()   # the GAN's phase switch
-        model.fit(**train_data.fit_inputs(config.batch_size), epochs=spec.epochs,
-                  initial_epoch=initial_epoch, validation_data=val_data.data,
+        if n_replicas > 1:   # every worker stops at the same batch
+            agreement = distributed.StopAgreement(strategy, stop)
+            own, stop = [*own, agreement], agreement
+            distributed.prepare(model, strategy, train_data.source[0])
+        kind = (distributed.WorkerMonitor if not cluster.chief else
+                distributed.ChiefMonitor if cluster.multi else RunMonitor)
+        monitor = kind(run, spec, train_data.tokens, stop, info, log, on_checkpoint)
+        model.fit(**train_data.fit_inputs(config.batch_size, strategy), epochs=spec.epochs,
+                  initial_epoch=initial_epoch, **val_data.validation_inputs(strategy),
                   callbacks=[*own, monitor], verbose=0)
     monitor.finish(model)
-    return run
+    return run._run if isinstance(run, distributed.ReadOnlyRun) else run
+
+
+def _cluster_record(cluster: Cluster, config, n_replicas: int) -> dict[str, Any]:
+    """What ``run.json`` says of the cluster: its workers, replicas and batches."""
+    return {**cluster.to_dict(), "replicas": n_replicas, "batch_per_replica": config.batch_size,
+            "global_batch": config.batch_size * n_replicas}
 
 
 def transpositions(piece, semitones: int) -> list:
@@ -239,22 +287,36 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
 
 @dataclass
 class _Data:
-    """What ``model.fit`` gets: arrays of windows, or a ``keras.utils.PyDataset`` of pieces."""
+    """What ``model.fit`` gets: arrays of windows, or a ``keras.utils.PyDataset`` of pieces; on
+    several replicas, ``source`` (global batches) sharded by ``core.distributed``."""
 
     data: Any
     tokens: int      # supervised tokens per pass
-    batches: int
+    batches: int     # (global) batches per pass
+    source: Any = None
 
-    def fit_inputs(self, batch_size: int) -> dict[str, Any]:
+    def fit_inputs(self, batch_size: int, strategy: Any = None) -> dict[str, Any]:
         """The data arguments of ``model.fit``."""
+        if distributed.replicas(strategy) > 1:
+            return {"x": distributed.sharded(strategy, self.source), "steps_per_epoch": self.batches}
         if isinstance(self.data, tuple):
             x, y, w = self.data
             return {"x": x, "y": y, "sample_weight": w, "batch_size": batch_size}
-        return {"x": self.data}
+        return {"x": self.data, "shuffle": False}   # (the batches reshuffle themselves)
+
+    def validation_inputs(self, strategy: Any = None) -> dict[str, Any]:
+        """The validation arguments of ``model.fit``."""
+        if distributed.replicas(strategy) > 1:
+            return {"validation_data": distributed.sharded(strategy, self.source),
+                    "validation_steps": self.batches}
+        return {"validation_data": self.data}
 
 
-def datasets(config, train_seqs, val_seqs, seed: int) -> tuple[_Data, _Data]:
-    """Training and validation data the way ``config`` trains (``core.data``)."""
+def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tuple[_Data, _Data]:
+    """Training and validation data the way ``config`` trains (``core.data``); with several
+    replicas, batches of ``config.batch_size`` times the replicas (each replica's share is the
+    batch size)."""
+    config = config if replicas == 1 else dataclasses.replace(config, batch_size=config.batch_size * replicas)
     if config.reads_notes:
         return (_piece_dataset(StepBatches(train_seqs, config.batch_size, config.window, seed=seed)),
                 _piece_dataset(StepBatches(val_seqs, config.batch_size, config.window, shuffle=False)))
@@ -272,9 +334,11 @@ def datasets(config, train_seqs, val_seqs, seed: int) -> tuple[_Data, _Data]:
     val_w = make_windows(val_seqs, config.window, config.many_to_many, MAX_VAL_SAMPLES)
     per_batch = config.batch_size
     return (_Data((train_w.x, train_w.y, train_w.w), train_w.supervised_tokens,
-                  math.ceil(len(train_w.x) / per_batch)),
+                  math.ceil(len(train_w.x) / per_batch),
+                  distributed.WindowBatches(train_w.x, train_w.y, train_w.w, per_batch, seed=seed)),
             _Data((val_w.x, val_w.y, val_w.w), val_w.supervised_tokens,
-                  math.ceil(len(val_w.x) / per_batch)))
+                  math.ceil(len(val_w.x) / per_batch),
+                  distributed.WindowBatches(val_w.x, val_w.y, val_w.w, per_batch, shuffle=False)))
 
 
 def _piece_dataset(batches: PieceBatches) -> _Data:
@@ -289,4 +353,4 @@ def _piece_dataset(batches: PieceBatches) -> _Data:
         def on_epoch_end(self):
             batches.reshuffle()
 
-    return _Data(Pieces(), batches.supervised_tokens, len(batches))
+    return _Data(Pieces(), batches.supervised_tokens, len(batches), batches)
