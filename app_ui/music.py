@@ -6,7 +6,9 @@
 - audio: ``audio_for`` / ``midi_file_audio`` (``st.cache_data`` keyed by MIDI bytes or file), so
   a rerun never re-renders;
 - runs: ``all_runs``, ``usable_runs``, ``default_run``, ``checkpoint_choices``;
-- results: ``Composition`` and ``show_composition`` (audio, piano roll, metrics, downloads).
+- results: ``Composition`` and ``show_composition`` (audio, piano roll, metrics, downloads);
+  ``show_music``: the one way a piece is shown (the piano roll that plays along, and its score
+  in a tab beside it), on Home, Generate, the Corpus preview and the Gallery.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 import streamlit as st
 
-from app_ui.settings import run_roots
+from app_ui.errors import explain
+from app_ui.settings import demo_mode, run_roots
 from core.compose import Composition
 
 log = logging.getLogger("composer_studio.app")
@@ -138,17 +141,13 @@ def warm_up(run_dir: str) -> bool:
     soundfont, MIDI writer, piano roll, the corpus copy index) so that the first real Compose
     is as quick as the rest."""
     try:
+        from core.render.player import player_html
+
         c = compose(run_dir, length=16, seed=1, metrics=True, stereo=False)[0]
-        piano_roll(c.piece).to_json()
+        player_html(c.piece, c.wav)
     except Exception:  # a real problem shows up, with its message, when a person composes
         return False
     return True
-
-
-def piano_roll(piece, title: str | None = None, height: int | None = None):
-    from core.render import piano_roll as roll
-
-    return roll(piece, title, height=height)
 
 
 # --- compositions --------------------------------------------------------------------------
@@ -240,12 +239,61 @@ def show_metrics(metrics: dict[str, Any], piece=None) -> None:
         col.metric(label, text, help=helptext)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _musicxml(midi: bytes, _piece, title: str | None) -> bytes:
+    """MusicXML of ``_piece``, cached by its MIDI bytes (for pieces composed without a score)."""
+    from core.render import to_musicxml
+
+    return to_musicxml(_piece, title=title)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _score_page(musicxml: bytes, large: bool) -> str:
+    """The score's pages engraved by Verovio, in a page with previous / next buttons."""
+    from core.render.engrave import score_html, score_svgs
+
+    return score_html(score_svgs(musicxml, large=large), large=large)
+
+
+SCORE_PX = {False: 560, True: 720}  # the score's frame; a page taller than that scrolls
+
+
+def show_music(piece, wav: bytes | None, key: str, *, musicxml: bytes | None = None,
+               title: str | None = None, roll_height: int | None = None,
+               score_problem: str | None = None) -> None:
+    """The piano roll that plays along (audio and roll in one element) and, in a "Score" tab
+    beside it, the sheet music (engraved only when the tab is opened; from ``musicxml``, or
+    written from ``piece`` then). Demo mode makes both larger."""
+    from core.render.player import player_height, player_html
+
+    large = demo_mode()
+    roll_tab, score_tab = st.tabs(["Piano roll", "Score"], key=f"{key}_view", on_change="rerun")
+    with roll_tab:
+        height = player_height(piece, large, roll_height)
+        st.iframe(player_html(piece, wav, height=height, large=large), height=height + 8)
+    if not score_tab.open:
+        return
+    with score_tab:
+        if score_problem:
+            st.info(f"No score: {score_problem}.", icon=":material/music_off:")
+            return
+        try:
+            with st.spinner("Engraving the score…"):
+                xml = musicxml if musicxml is not None else _musicxml(piece.to_midi_bytes(), piece, title)
+                page = _score_page(xml, large)
+        except Exception as e:  # a plain message; the details go to the server log
+            log.warning("no score for %s: %s", title or getattr(piece, "name", "a piece"), e)
+            st.info(f"No score: {explain(e)}.", icon=":material/music_off:")
+            return
+        st.iframe(page, height=SCORE_PX[large])
+
+
 def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_height: int | None = None) -> None:
-    """Audio player, piano roll, metrics and download buttons for one composition."""
+    """The playing piano roll and score, metrics and download buttons for one composition."""
     if c.audio_warning:
         st.warning(c.audio_warning, icon=":material/volume_up:")
-    st.audio(c.wav, format="audio/wav")
-    st.plotly_chart(piano_roll(c.piece, height=roll_height), key=f"{key}_roll", width="stretch")
+    show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title, roll_height=roll_height,
+               score_problem=c.musicxml_problem)
     show_metrics(c.metrics, c.piece)
     if downloads:
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in c.title)[:60].strip("-")

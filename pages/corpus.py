@@ -4,7 +4,7 @@ import streamlit as st
 
 from app_ui import action, demo_mode, page_guard, upload_limit_mb
 from app_ui.layout import header
-from app_ui.music import audio_for, piano_roll
+from app_ui.music import audio_for, show_music
 from app_ui.uploads import as_pairs, load_uploads, save_uploads
 
 header("Corpus", "The music a model learns from. Pick a built-in collection or upload your "
@@ -137,5 +137,4 @@ with page_guard("Corpus"):
                     wav, warning = audio_for(piece)
                 if warning:
                     st.warning(warning, icon=":material/volume_up:")
-                st.audio(wav, format="audio/wav")
-                st.plotly_chart(piano_roll(piece), key="corpus_roll", width="stretch")
+                show_music(piece, wav, key="corpus_roll", title=piece.name)

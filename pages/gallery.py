@@ -7,7 +7,7 @@ import streamlit as st
 from app_ui import action, demo_mode, page_guard
 from app_ui.charts import copying_figure, history_figure
 from app_ui.layout import header
-from app_ui.music import all_runs, midi_file_audio, midi_file_piece, piano_roll, show_metrics
+from app_ui.music import all_runs, midi_file_audio, midi_file_piece, show_metrics, show_music
 
 COLUMNS = 3
 
@@ -60,9 +60,8 @@ def _sample(run, epoch: int, key: str, height: int = 260) -> None:
         wav, warning = midi_file_audio(str(path), stamp)
         if warning:
             st.warning(warning, icon=":material/volume_up:")
-        st.audio(wav, format="audio/wav")
-        st.plotly_chart(piano_roll(midi_file_piece(str(path), stamp), height=height),
-                        key=f"{key}_roll", width="stretch")
+        show_music(midi_file_piece(str(path), stamp), wav, key=f"{key}_roll", roll_height=height,
+                   title=f"{run.name} · epoch {epoch}")
         show_metrics(run.sample_metrics(epoch))
 
 
