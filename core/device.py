@@ -60,9 +60,37 @@ def workers_of(name: str) -> int:
     return 1
 
 
-def setup(strategy: Any = None) -> contextlib.AbstractContextManager:
-    """Mixed precision on a GPU; the scope of ``strategy`` (``core.distributed``) when there is
-    one."""
-    if describe()["device"] == "GPU":
+def setup(strategy: Any = None, mixed: bool = True) -> contextlib.AbstractContextManager:
+    """Mixed precision on a GPU (unless ``mixed`` is off: a model with its own training step and
+    no loss scaling, the C-RNN-GAN, stays float32); the scope of ``strategy``
+    (``core.distributed``) when there is one."""
+    if mixed and describe()["device"] == "GPU":
         keras.mixed_precision.set_global_policy("mixed_float16")
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def cudnn_blockers(model: Any) -> list[str]:
+    """The LSTM layers of ``model`` that Keras could *not* run with the cuDNN kernel on a GPU, and
+    why: cuDNN needs tanh, a sigmoid recurrent activation, a bias, no recurrent dropout, no
+    unroll (Keras's own conditions; a mask must also be right-padded, which whole-piece batches
+    are). ``[]`` means every LSTM can use it. Layers inside ``Bidirectional`` count too."""
+    tanh, sigmoid = keras.activations.tanh, keras.activations.sigmoid
+    found = []
+    for layer in _layers(model):
+        if not isinstance(layer, keras.layers.LSTM):
+            continue
+        why = [reason for reason, bad in (
+            ("activation is not tanh", layer.cell.activation is not tanh),
+            ("recurrent activation is not sigmoid", layer.cell.recurrent_activation is not sigmoid),
+            ("no bias", not layer.cell.use_bias),
+            ("recurrent dropout", bool(layer.cell.recurrent_dropout)),
+            ("unrolled", bool(layer.unroll)),
+            ("cuDNN switched off", getattr(layer, "use_cudnn", "auto") is False)) if bad]
+        if why:
+            found.append(f"{layer.name}: {', '.join(why)}")
+    return found
+
+
+def _layers(model: Any):
+    """Every layer inside ``model``: nested models and ``Bidirectional``'s two directions too."""
+    return model._flatten_layers(include_self=False, recursive=True)

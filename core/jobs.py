@@ -166,7 +166,8 @@ class JobSummary:
     tokens_per_s: float | None
     eta_s: float | None
     device: str           # "GPU" or "CPU"
-    device_name: str
+    device_name: str      # "1 x NVIDIA H200", "2 workers × CPU (2 cores)"
+    workers: int          # machines (or local workers) of a multi-worker job; 1 otherwise
     can_resume: bool
     resume_label: str     # "Resume" (not finished yet) or "Train more"
 
@@ -195,7 +196,7 @@ def summary(run: Run) -> JobSummary:
         progress_text=text, loss=float(loss) if isinstance(loss, (int, float)) else None,
         tokens_per_s=rows[-1].get("tokens_per_s") if rows else None,
         eta_s=status.get("eta_s") if st in STATES_ACTIVE else None,
-        device=device.kind_of(name), device_name=name,
+        device=device.kind_of(name), device_name=name, workers=device.workers_of(name),
         can_resume=st in (RunState.STOPPED, RunState.INTERRUPTED, RunState.FAILED,
                           RunState.FINISHED) and bool(run.epochs()) and run.exists,
         resume_label="Resume" if epoch < epochs and st != RunState.FINISHED else "Train more")

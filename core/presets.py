@@ -8,7 +8,8 @@ biaxial model reads piano-roll cells, the C-RNN-GAN real-valued steps (below).
 The seed projects' models, kept recognisable (``large`` is the original size):
 
 - ``skuli``: Classical-Piano-Composer. 3 x LSTM(512) over a 100-token window of tokens scaled
-  to [0, 1), recurrent dropout, BatchNorm, Dense 256, softmax; RMSprop.
+  to [0, 1), dropout between the LSTMs (the original's recurrent dropout, moved so cuDNN can run
+  it), BatchNorm, Dense 256, softmax; RMSprop.
 - ``softology``: LSTM 512 -> BatchNorm -> LSTM 256 -> BatchNorm -> Dense 128 ReLU -> softmax; Adam.
 - ``devfest``: Embedding -> LSTM 256 -> BatchNorm -> Dense 256 -> BatchNorm -> ELU -> softmax,
   200-token window; Adam (the drum-beat notebook).
@@ -20,6 +21,11 @@ The seed projects' models, kept recognisable (``large`` is the original size):
 - ``crnngan``: Mogren's C-RNN-GAN on real-valued notes (``core.crnngan``): a generator LSTM fed
   noise and its own previous step against a bidirectional LSTM discriminator, trained
   adversarially by its own ``train_step``.
+
+Every ``LSTM`` layer keeps Keras's defaults that the cuDNN kernel needs on a GPU (tanh, sigmoid
+recurrent activation, a bias, no recurrent dropout, no unroll; ``core.device.cudnn_blockers``
+checks, ``tests/test_train.py`` for every preset), and every output layer is float32, so mixed
+precision (``core.device.setup``) keeps exact probabilities.
 
 And the studio default, ``studio``: Embedding -> stacked LSTM -> Dense softmax, many-to-many
 (every position supervised), dropout, gradient clipping. Its step-by-step form is plain
@@ -113,7 +119,10 @@ def _skuli(tokens, c: ModelConfig):
     x = ScaleTokens(c.vocab_size, name="scale")(tokens)
     for i, u in enumerate(c.units):
         last = i == len(c.units) - 1
-        x = layers.LSTM(u, return_sequences=not last, recurrent_dropout=c.dropout, name=f"lstm_{i}")(x)
+        # the original's recurrent dropout is dropout on each later LSTM's inputs here: the same
+        # regularising role, and it keeps every LSTM on the cuDNN kernel on a GPU
+        x = layers.LSTM(u, return_sequences=not last, dropout=c.dropout if i else 0.0,
+                        name=f"lstm_{i}")(x)
     x = _batch_norm()(x)
     x = layers.Dropout(c.dropout)(x)
     x = layers.Dense(c.dense, activation="relu")(x)

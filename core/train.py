@@ -177,7 +177,8 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
 
     info = device.for_cluster(device.describe(), cluster.workers)
     n_replicas = distributed.replicas(strategy)
-    with device.setup(strategy):
+    own_step = getattr(presets.PRESETS.get(spec.preset), "reads", "") == "notes"   # the GAN's
+    with device.setup(strategy, mixed=not own_step):
         if resume:
             last = run.epochs()[-1] if run.epochs() else None
             if last is None:
@@ -209,6 +210,7 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
                 "model": config.to_dict(), "params": int(model.count_params()),
                 "device": info["name"], "device_kind": info["device"], "backend": info["backend"],
                 "cluster": _cluster_record(cluster, config, n_replicas),
+                "precision": keras.mixed_precision.global_policy().name,
                 "corpus": {"source": spec.corpus, "files": loaded.n_files, "used": len(loaded.pieces),
                            "skipped": len(loaded.skipped)},
                 "split": {"train": [p.name for p in train_pieces], "val": [p.name for p in val_pieces]},
@@ -222,6 +224,8 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
             + (f", worker {cluster.index} of {cluster.workers}, global batch "
                f"{config.batch_size * n_replicas}" if cluster.multi or n_replicas > 1 else ""))
 
+        if info["device"] == "GPU" and device.cudnn_blockers(model):
+            log("these LSTMs cannot use cuDNN: " + "; ".join(device.cudnn_blockers(model)))
         own = getattr(model, "training_callbacks", list)()   # the GAN's phase switch
         if n_replicas > 1:   # every worker stops at the same batch
             agreement = distributed.StopAgreement(strategy, stop)

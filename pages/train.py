@@ -108,7 +108,8 @@ def _job_panel(run_dir: str) -> None:
     c1.metric("Loss (now)", f"{job.loss:.3f}" if job.loss is not None else "—")
     c2.metric("Tokens / s", f"{job.tokens_per_s:,.0f}" if job.tokens_per_s else "—")
     c3.metric("Time left", _fmt_seconds(job.eta_s) if job.active else "—")
-    c4.metric("Device", job.device, help=job.device_name)
+    c4.metric("Device", job.device + (f" × {job.workers} workers" if job.workers > 1 else ""),
+              help=job.device_name)
     st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="train_chart", width="stretch")
 
     if job.state == RunState.FAILED:

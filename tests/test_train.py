@@ -189,3 +189,70 @@ def test_patience_stops_at_the_best_epoch_and_keeps_its_checkpoint(tmp_path):
     assert len(hist) == best + 2 < 30
     assert run.status["state"] == "finished" and "stopped early" in run.status["message"]
     assert run.best_epoch() == best and run.epochs()[-1] == len(hist)
+
+
+# --- the GPU path: cuDNN LSTMs, mixed precision, the device named --------------------------
+def _every_preset():
+    """A small model of every preset, on the inputs it reads."""
+    for name, preset in presets.PRESETS.items():
+        if preset.reads == "pianoroll":
+            config = presets.make_config(name, 4, "small", pitches=12, pitch_low=60)
+        elif preset.reads == "notes":
+            config = presets.make_config(name, 0, "small", features=4)
+        else:
+            config = presets.make_config(name, 30, "small", window=8)
+        yield name, config
+
+
+@pytest.mark.parametrize("name,config", list(_every_preset()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_lstm_of_every_preset_can_run_on_cudnn(name, config):
+    from core import device
+    model = presets.build(config)
+    lstms = [layer for layer in device._layers(model) if isinstance(layer, presets.layers.LSTM)]
+    assert lstms, f"{name} has no LSTM layer"
+    assert device.cudnn_blockers(model) == []
+
+
+def test_a_recurrent_dropout_lstm_is_named_as_a_cudnn_blocker():
+    import keras
+    from core import device
+    x = keras.Input((None, 3))
+    y = keras.layers.LSTM(4, recurrent_dropout=0.2, name="slow")(x)
+    y = keras.layers.Bidirectional(keras.layers.LSTM(4, unroll=True, name="unrolled"))(keras.ops.expand_dims(y, 1))
+    blockers = device.cudnn_blockers(keras.Model(x, y))
+    assert any(b.startswith("slow: recurrent dropout") for b in blockers)
+    assert sum("unrolled" in b for b in blockers) == 2   # both directions
+
+
+@pytest.mark.parametrize("name,config", list(_every_preset()), ids=lambda v: v if isinstance(v, str) else "")
+def test_mixed_precision_keeps_float32_outputs(name, config):
+    import keras
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = presets.compile_model(presets.build(config), config)
+        if config.reads_notes:   # the GAN keeps float32 on a GPU (core.device.setup); its
+            out = model.discriminator.get_layer("real")   # discriminator's output is float32
+            assert out.dtype_policy.compute_dtype == "float32"
+            return
+        assert model.layers[-1].dtype_policy.compute_dtype == "float32"
+        assert any(layer.dtype_policy.compute_dtype == "float16" for layer in model.layers)
+        if name == "studio":   # one real mixed-precision step on this CPU: loss scaled, finite
+            x = np.random.default_rng(0).integers(1, 30, (2, 16)).astype(np.int32)
+            loss = model.train_on_batch(x, np.roll(x, -1, 1), sample_weight=np.ones((2, 16), np.float32))
+            assert np.isfinite(np.ravel(loss)[0])
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+            assert np.asarray(model(x)).dtype == np.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_gpu_run_is_named_a_gpu_run_where_the_app_reads_it(tmp_path):
+    for name, kind, workers in [("1 x NVIDIA H200", "GPU", 1), ("CPU (2 cores)", "CPU", 1),
+                                ("2 workers × 1 x NVIDIA H200", "GPU", 2),
+                                ("2 workers × CPU (2 cores)", "CPU", 2)]:
+        run = Run(tmp_path / name.replace(" ", "_"))
+        run.path.mkdir()
+        run.write_config({"device": name, "device_kind": kind, "spec": {"epochs": 3}})
+        run.write_status(state="finished", epoch=3, epochs=3, device=name, device_kind=kind)
+        job = jobs.summary(run)
+        assert (job.device, job.device_name, job.workers) == (kind, name, workers)
