@@ -8,6 +8,13 @@ Same corpus, encoding and validation windows for both, in one run:
    the next token, read off studio's last position) reaches that bar; wall time compared.
 
 Prints JSON. Usage: ``python bench/bench_train.py [--budget 300] [--max-pieces 120]``.
+
+``--speed studio:medium,studio:large`` instead measures training tokens/s of those presets the
+way they train (whole pieces for ``studio``), median over batches after a warm-up pass, on
+whatever device the Keras backend sees: the CPU-against-GPU comparison. Runs under any Keras
+backend (``KERAS_BACKEND=jax`` or ``torch`` on a GPU machine without TensorFlow); a preset that
+cannot run there (the C-RNN-GAN's training step is TensorFlow-only; its speed is
+``bench/bench_gan.py``) is listed under ``skipped`` with the reason.
 """
 
 from __future__ import annotations
@@ -37,7 +44,14 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=10, help="skuli: batches between validation checks")
     ap.add_argument("--studio-chunk", type=int, default=1,
                     help="studio: batches between checks (it reaches the bar within a few)")
+    ap.add_argument("--speed", default=None, metavar="PRESET:SIZE,...",
+                    help="measure training tokens/s of these presets instead (e.g. "
+                         "studio:medium,studio:large)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="--speed: timed seconds per preset")
     args = ap.parse_args()
+    if args.speed:
+        print(json.dumps(speed(args), indent=1))
+        return
 
     import keras
 
@@ -109,6 +123,58 @@ def main() -> None:
         "skuli_seconds_to_target": skuli_time, "studio_seconds_to_target": studio_time,
         "time_to_loss_ratio": round(skuli_time / studio_time, 1) if studio_time else None,
     }, indent=1))
+
+
+def speed(args) -> dict:
+    """Training tokens/s of each ``PRESET:SIZE`` in ``args.speed`` on this backend's device."""
+    import keras
+
+    from core import corpus, device, presets
+    from core.encodings import get_tokenizer
+    from core.train import datasets
+
+    backend = keras.backend.backend()
+    pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces
+    train_p, val_p = corpus.split(pieces, 0.15, seed=0)
+    tok = get_tokenizer(args.encoding).fit(train_p)
+    train_s, val_s = [tok.encode(p) for p in train_p], [tok.encode(p) for p in val_p]
+    results, skipped = [], []
+    for item in args.speed.split(","):
+        name, _, size = item.partition(":")
+        preset = presets.PRESETS.get(name)
+        if preset is None or preset.reads != "tokens":
+            if preset is None:
+                why = "unknown preset"
+            elif preset.reads == "notes":
+                why = ("its training step is TensorFlow-only" if backend != "tensorflow" else
+                       "a GAN step is not a token step") + "; its speed is bench/bench_gan.py"
+            else:
+                why = f"it reads {preset.reads}, not the {args.encoding} tokens measured here"
+            skipped.append({"preset": name, "size": size, "why": why})
+            continue
+        size = size or preset.defaults["size"]
+        keras.utils.set_random_seed(0)
+        config = presets.make_config(name, tok.vocab_size, size or None)
+        model = presets.compile_model(presets.build(config), config)
+        source = datasets(config, train_s, val_s, seed=0)[0].source
+        for i in range(len(source)):   # warm-up: every batch shape compiled once
+            model.train_on_batch(*source[i][:2], sample_weight=source[i][2])
+        rates, timed, i = [], 0.0, 0
+        while timed < args.seconds:
+            x, y, w = source[i % len(source)]
+            t = time.perf_counter()
+            model.train_on_batch(x, y, sample_weight=w)
+            dt = time.perf_counter() - t
+            timed += dt
+            rates.append(float(w.sum()) / dt)
+            i += 1
+        results.append({"preset": name, "size": size,
+                        "params": int(model.count_params()), "batch": config.batch_size,
+                        "train_on": config.train_on, "tokens_per_s": round(statistics.median(rates), 1),
+                        "batches_timed": len(rates)})
+    return {"backend": backend, "device": device.describe(), "corpus": args.corpus,
+            "pieces": len(pieces), "encoding": args.encoding, "vocab": tok.vocab_size,
+            "results": results, "skipped": skipped}
 
 
 if __name__ == "__main__":
