@@ -239,6 +239,20 @@ def is_cached(source: Any, max_pieces: int | None = None, kind: str = "melodic")
     return store.has_cache(_builtin_key(source, max_pieces, kind))
 
 
+def prebuild(name: str, *, fresh: bool = True, progress: Progress | None = None) -> Path:
+    """Parse the whole built-in corpus ``name`` and store it as a shipped entry
+    (``store.write_prebuilt``), so every first load of it is quick. ``fresh=False`` takes
+    this machine's cache entry when there is one (it is that same parse, made earlier)."""
+    if name not in BUILTIN:
+        raise ValueError(f"unknown built-in corpus {name!r}; choose one of {', '.join(BUILTIN)}")
+    key = _builtin_key(name, None, "melodic")
+    cached = None if fresh else store.read_cache(key)
+    if cached is None:
+        result = _load_builtin(name, None, "melodic", progress, use_cache=False)
+        cached = result.pieces, result.skipped
+    return store.write_prebuilt(key, *cached)
+
+
 def _builtin_key(name: str, max_pieces: int | None, kind: str) -> str:
     return store.cache_key("builtin", name, max_pieces, kind, importlib.metadata.version("music21"))
 

@@ -29,6 +29,14 @@ def add_cli(subparsers: Any) -> None:
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(func=_stats)
 
+    prebuild = commands.add_parser(
+        "prebuild", help="parse whole built-in corpora into the shipped caches (core/corpus/prebuilt)")
+    prebuild.add_argument("names", nargs="*", metavar="NAME",
+                          help=f"built-in corpora (default: all of {', '.join(corpus.BUILTIN)})")
+    prebuild.add_argument("--reuse-cache", action="store_true",
+                          help="take this machine's cache entry of a whole corpus when present")
+    prebuild.set_defaults(func=_prebuild)
+
 
 def _list(args: argparse.Namespace) -> int:
     rows = corpus.list_builtin()
@@ -38,6 +46,13 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         print(f"{r['name']:<{width}}  {r['pieces']:>5} pieces  {r['description']}")
+    return 0
+
+
+def _prebuild(args: argparse.Namespace) -> int:
+    for name in args.names or list(corpus.BUILTIN):
+        path = corpus.prebuild(name, fresh=not args.reuse_cache, progress=_progress_printer())
+        print(f"{name}: {path} ({path.stat().st_size / 2**20:.1f} MB)")
     return 0
 
 
