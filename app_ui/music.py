@@ -240,11 +240,11 @@ def show_metrics(metrics: dict[str, Any], piece=None) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _musicxml(midi: bytes, _piece, title: str | None) -> bytes:
+def _musicxml(midi: bytes, _piece, title: str | None, model: str | None) -> bytes:
     """MusicXML of ``_piece``, cached by its MIDI bytes (for pieces composed without a score)."""
     from core.render import to_musicxml
 
-    return to_musicxml(_piece, title=title)
+    return to_musicxml(_piece, title=title, model=model)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -259,8 +259,8 @@ SCORE_PX = {False: 560, True: 720}  # the score's frame; a page taller than that
 
 
 def show_music(piece, wav: bytes | None, key: str, *, musicxml: bytes | None = None,
-               title: str | None = None, roll_height: int | None = None,
-               score_problem: str | None = None) -> None:
+               title: str | None = None, model: str | None = None,
+               roll_height: int | None = None, score_problem: str | None = None) -> None:
     """The piano roll that plays along (audio and roll in one element) and, in a "Score" tab
     beside it, the sheet music (engraved only when the tab is opened; from ``musicxml``, or
     written from ``piece`` then). Demo mode makes both larger."""
@@ -279,7 +279,7 @@ def show_music(piece, wav: bytes | None, key: str, *, musicxml: bytes | None = N
             return
         try:
             with st.spinner("Engraving the score…"):
-                xml = musicxml if musicxml is not None else _musicxml(piece.to_midi_bytes(), piece, title)
+                xml = musicxml if musicxml is not None else _musicxml(piece.to_midi_bytes(), piece, title, model)
                 page = _score_page(xml, large)
         except Exception as e:  # a plain message; the details go to the server log
             log.warning("no score for %s: %s", title or getattr(piece, "name", "a piece"), e)
@@ -292,8 +292,8 @@ def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_h
     """The playing piano roll and score, metrics and download buttons for one composition."""
     if c.audio_warning:
         st.warning(c.audio_warning, icon=":material/volume_up:")
-    show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title, roll_height=roll_height,
-               score_problem=c.musicxml_problem)
+    show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title,
+               model=c.settings.get("run"), roll_height=roll_height, score_problem=c.musicxml_problem)
     show_metrics(c.metrics, c.piece)
     if downloads:
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in c.title)[:60].strip("-")

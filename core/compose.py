@@ -66,7 +66,7 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
             c.metrics = piece_metrics.piece_metrics(piece, copy_index)
         if score:
             try:
-                c.musicxml = to_musicxml(piece, title=name)
+                c.musicxml = to_musicxml(piece, title=name, model=title)
             except ValueError as e:  # e.g. a drum-only piece has no score; say so by the buttons
                 c.musicxml_problem = str(e)
             except Exception:  # music21 could not notate it: a short note, details in the log

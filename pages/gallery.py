@@ -61,7 +61,7 @@ def _sample(run, epoch: int, key: str, height: int = 260) -> None:
         if warning:
             st.warning(warning, icon=":material/volume_up:")
         show_music(midi_file_piece(str(path), stamp), wav, key=f"{key}_roll", roll_height=height,
-                   title=f"{run.name} · epoch {epoch}")
+                   title=f"{run.name} · epoch {epoch}", model=run.name)
         show_metrics(run.sample_metrics(epoch))
 
 

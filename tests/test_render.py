@@ -384,19 +384,34 @@ def test_musicxml_quantizes_to_sixteenths_and_makes_chords():
     assert sorted(p.midi for p in notes[0].pitches) == [60, 64]
 
 
+def score_parts(score) -> list[tuple[int, object]]:
+    """``(part number, staff)`` for every staff of a parsed score: the staves of a grand staff
+    (music21's ``PartStaff``s, ids ``<part id>-Staff<n>``) share their part's number."""
+    ids = [part.id.split("-Staff")[0] for part in score.parts]
+    numbers = {i: n for n, i in enumerate(dict.fromkeys(ids))}
+    return [(numbers[i], part) for i, part in zip(ids, score.parts)]
+
+
+def written_key(member):
+    """A written note's pitch (MIDI number), or for a drum its place and notehead on the staff."""
+    if type(member).__name__ == "Unpitched":
+        return (member.displayName, member.notehead)
+    return member.pitch.midi
+
+
 def written_notes(score) -> list[tuple[int, float, float, int]]:
     """``(part, start, end, pitch)`` of every note of a parsed score (times in beats, chords
     counted per pitch), its tied pieces joined: a tie continues the note of the same voice and
-    pitch that ends where the piece starts."""
+    pitch that ends where the piece starts. Drums: ``(place, notehead)`` for the pitch."""
     out = []
-    for n_part, part in enumerate(score.parts):
+    for n_part, part in score_parts(score):
         sounding = []
         for n in part.recurse().notes:
             voice = n.activeSite.id if type(n.activeSite).__name__ == "Voice" else "1"
             start = float(n.getOffsetInHierarchy(part))
             end = start + float(n.quarterLength)
             for member in n.notes if n.isChord else [n]:
-                tie, pitch = member.tie or n.tie, member.pitch.midi
+                tie, pitch = member.tie or n.tie, written_key(member)
                 if tie is not None and tie.type in ("continue", "stop"):
                     row = next(r for r in sounding if r[1:] == [voice, pitch, start])
                     row[3] = end
@@ -407,17 +422,25 @@ def written_notes(score) -> list[tuple[int, float, float, int]]:
                     out.append(row)
                     if tie is not None:
                         sounding.append(row)
-    return sorted((p, s, e, pitch) for (p, s), _, pitch, e in out)
+    return sorted(((p, s, e, pitch) for (p, s), _, pitch, e in out), key=str)
 
 
 def sixteenth_notes(piece: Piece) -> list[tuple[int, float, float, int]]:
     """What the score should hold: ``(part, start, end, pitch)`` on the 16th grid (np.round,
-    at least one 16th long), each once."""
+    at least one 16th long), each once; a drum's pitch is its place and notehead on the staff."""
+    from core.render.staves import drum_position
+
     start = np.round(piece.notes[:, 0] * 4) / 4
     end = np.maximum(np.round(piece.notes[:, 1] * 4) / 4, start + 0.25)
     parts = {t: i for i, t in enumerate(sorted(set(piece.notes[:, 4].astype(int).tolist())))}
-    return sorted({(parts[int(t)], float(s), float(e), int(p))
-                   for s, e, p, t in zip(start, end, piece.notes[:, 2], piece.notes[:, 4])})
+
+    def key(pitch, track):
+        if piece.tracks[int(track)].is_drum:
+            step, octave, head = drum_position(int(pitch))
+            return (f"{step}{octave}", head)
+        return int(pitch)
+    return sorted({(parts[int(t)], float(s), float(e), key(p, t))
+                   for s, e, p, t in zip(start, end, piece.notes[:, 2], piece.notes[:, 4])}, key=str)
 
 
 def test_musicxml_writes_generated_rhythms_with_overlaps():
@@ -434,7 +457,7 @@ def test_musicxml_writes_generated_rhythms_with_overlaps():
     for piece in (generated, awkward):
         score = parse_musicxml(to_musicxml(piece))
         assert written_notes(score) == sixteenth_notes(piece)
-    assert [p.partName for p in score.parts] == ["Acoustic Grand Piano", "Bass"]
+    assert [p.partName for _, p in score_parts(score)] == ["Acoustic Grand Piano"] * 2 + ["Bass"]
 
 
 def test_musicxml_of_random_pieces_keeps_every_note():
@@ -466,14 +489,15 @@ def test_musicxml_problems_are_value_errors(monkeypatch):
         to_musicxml(melody())
 
 
-def test_musicxml_skips_drums_with_a_note():
+def test_musicxml_writes_drums_on_a_percussion_staff():
     score = parse_musicxml(to_musicxml(band(), title="Band"))
-    assert len(score.parts) == 2 and score.metadata.bestTitle == "Band"
+    assert len(score.parts) == 3 and score.metadata.bestTitle == "Band"
     assert sorted(sounding_pitches(score)) == [36, 60, 64, 67]
-    text = [t.content for t in score.recurse().getElementsByClass("TextExpression")]
-    assert any("drum" in t for t in text)
-    with pytest.raises(ValueError, match="drum"):
-        to_musicxml(drums())
+    assert written_notes(score) == sixteenth_notes(band())
+    beat = parse_musicxml(to_musicxml(drums()))
+    assert [p.partName for p in beat.parts] == ["Drums"]
+    assert beat.parts[0].recurse().getElementsByClass("PercussionClef")
+    assert written_notes(beat) == sixteenth_notes(drums())
 
 
 # --- command line ---------------------------------------------------------------------------
