@@ -410,7 +410,7 @@ def written_notes(score) -> list[tuple[int, float, float, int]]:
             voice = n.activeSite.id if type(n.activeSite).__name__ == "Voice" else "1"
             start = float(n.getOffsetInHierarchy(part))
             end = start + float(n.quarterLength)
-            for member in n.notes if n.isChord else [n]:
+            for member in n.notes if hasattr(n, "notes") else [n]:  # chords per member
                 tie, pitch = member.tie or n.tie, written_key(member)
                 if tie is not None and tie.type in ("continue", "stop"):
                     row = next(r for r in sounding if r[1:] == [voice, pitch, start])

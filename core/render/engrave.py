@@ -40,6 +40,8 @@ def score_svgs(musicxml: bytes | str, *, large: bool = False) -> list[str]:
     Raises ``ValueError`` when Verovio cannot read the file or it has no page.
     """
     text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
+    if "<score-partwise" not in text and "<score-timewise" not in text:
+        raise ValueError("the score could not be engraved (it is not MusicXML)")
     with _LOCK:
         tk = _toolkit()
         tk.setOptions({**LAYOUTS[large], "adjustPageHeight": True, "breaks": "auto",
