@@ -115,8 +115,9 @@ def prepare(model: keras.Model, strategy: Any, example: Any) -> None:
     """Build ``model`` (weights, optimizer, metrics) in the strategy's scope from one local batch,
     before ``fit``. Keras 3 otherwise learns the shapes by reducing the first *distributed*
     batch across workers, which fails for an ``(x, y, weights)`` tuple under
-    ``MultiWorkerMirroredStrategy``; the model is built here, so that step is skipped."""
-    if not _multi_worker(strategy):
+    ``MultiWorkerMirroredStrategy`` (and averages int token ids); the model is built here, so
+    that step is skipped, for several GPUs of one machine too."""
+    if replicas(strategy) <= 1:
         return
     with strategy.scope():
         model._symbolic_build(data_batch=example)

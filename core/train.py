@@ -221,8 +221,9 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
         log(f"{run.name}: {len(train_pieces)} train / {len(val_pieces)} val pieces, "
             f"{tokenizer.size_text}, {train_data.batches} batches of {config.train_on}, "
             f"{model.count_params():,} params, {info['name']}"
-            + (f", worker {cluster.index} of {cluster.workers}, global batch "
-               f"{config.batch_size * n_replicas}" if cluster.multi or n_replicas > 1 else ""))
+            + (f", worker {cluster.index} of {cluster.workers}" if cluster.multi else "")
+            + (f", {n_replicas} replicas, global batch {config.batch_size * n_replicas}"
+               if n_replicas > 1 else ""))
 
         if info["device"] == "GPU" and device.cudnn_blockers(model):
             log("these LSTMs cannot use cuDNN: " + "; ".join(device.cudnn_blockers(model)))

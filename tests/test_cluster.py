@@ -111,20 +111,31 @@ def _files(run: Run) -> set[str]:
     return {str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory, data_dir) -> Run:
+    """The single-worker run every multi-replica run is held against: global batch 4."""
+    return train(TrainSpec(preset="studio", epochs=2, batch_size=4, **SPEC),
+                 tmp_path_factory.mktemp("one") / "one", log=lambda m: None,
+                 on_checkpoint=lambda run: checkpoint_reporter(run, print))
+
+
+def _assert_same_losses(one: Run, other: Run) -> None:
+    for a, b in zip(one.history(), other.history(), strict=True):
+        assert a["epoch"] == b["epoch"]
+        # the same steps on the same batches; each replica averages its own rows' tokens
+        assert b["loss"] == pytest.approx(a["loss"], rel=0.005), (one.history(), other.history())
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=0.01), (one.history(), other.history())
+
+
 @pytest.mark.slow
-def test_two_local_workers_match_one_worker_with_the_same_global_batch(tmp_path, data_dir):
-    one = train(TrainSpec(preset="studio", epochs=2, batch_size=4, **SPEC), tmp_path / "one",
-                log=lambda m: None, on_checkpoint=lambda run: checkpoint_reporter(run, print))
+def test_two_local_workers_match_one_worker_with_the_same_global_batch(tmp_path, one_worker):
+    one = one_worker
     done = subprocess.run([*_train_args(tmp_path / "two", 2, 2), "--local-workers", "2"],
                           cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     two = Run(tmp_path / "two")
     assert two.status["state"] == "finished"
-    for a, b in zip(one.history(), two.history(), strict=True):
-        assert a["epoch"] == b["epoch"]
-        # the same steps on the same batches; each replica averages its own rows' tokens
-        assert b["loss"] == pytest.approx(a["loss"], rel=0.01)
-        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=0.02)
+    _assert_same_losses(one, two)
     record = two.config["cluster"]
     assert (record["workers"], record["replicas"], record["batch_per_replica"],
             record["global_batch"]) == (2, 2, 2, 4)
@@ -154,6 +165,38 @@ def test_only_the_chief_writes_the_run_folder(tmp_path, data_dir):
     assert chief.status["state"] == "finished" and chief.epochs() == [1]
     assert chief.config["cluster"]["addresses"] == addresses
     assert list((tmp_path / "b").iterdir()) == []          # the other worker wrote nothing
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]     # two devices of one machine, as two GPUs
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from core import distributed
+from core.settings import TrainSpec
+from core.train import train
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+class Rows(list):                                     # one global batch of 4 numbered rows
+    def reshuffle(self): pass
+x = tf.constant([[0], [1], [2], [3]])
+first = next(iter(distributed.sharded(strategy, Rows([(x.numpy(), x.numpy())]))))
+assert [r.numpy()[:, 0].tolist() for r in strategy.experimental_local_results(first[0])] == \
+    [[0, 2], [1, 3]], "each replica gets its own rows"
+distributed.make_strategy = lambda *a: strategy
+train(TrainSpec(preset="studio", epochs=2, batch_size=2, **{spec}), sys.argv[1], queue=False)
+"""
+
+
+@pytest.mark.slow
+def test_two_devices_of_one_machine_match_one_device(tmp_path, one_worker):
+    """The several-GPUs path (MirroredStrategy), on two logical CPUs: 2 replicas x batch 2."""
+    done = subprocess.run([sys.executable, "-c", MIRRORED.format(spec=SPEC), str(tmp_path / "two")],
+                          cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    two = Run(tmp_path / "two")
+    _assert_same_losses(one_worker, two)
+    assert two.config["cluster"] == {"workers": 1, "addresses": [], "replicas": 2,
+                                     "batch_per_replica": 2, "global_batch": 4}
 
 
 def _worker_pid(launcher: int, index: int) -> int | None:
