@@ -34,12 +34,21 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-# A new audio element (not the one before the click) that can play, and a drawn piano roll.
-AUDIO_READY_JS = """(before) => {
-  const a = document.querySelector('audio[src]');
-  const roll = document.querySelector(".js-plotly-plot g.point");
-  return !!(a && a.src && a.src !== before && a.readyState >= 3 && roll);
+# The first playing piano roll's <audio> (core/render/player.py: audio and roll in one frame).
+PLAYER_JS = """() => {
+  for (const f of document.querySelectorAll('iframe')) {
+    let doc = null;
+    try { doc = f.contentDocument; } catch (e) {}
+    const a = doc && doc.querySelector('[data-composer-player] audio');
+    if (a) return {src: a.src || null, ready: a.readyState, notes: doc.querySelectorAll('rect.note').length};
+  }
+  return {src: null, ready: 0, notes: 0};
 }"""
+# A new audio (not the one before the click) that can play, in a piano roll with its notes drawn.
+AUDIO_READY_JS = """(before) => {
+  const p = (%s)();
+  return !!(p.src && p.src !== before && p.ready >= 3 && p.notes > 0);
+}""" % PLAYER_JS
 
 
 def free_port() -> int:
@@ -114,7 +123,7 @@ def open_home(browser, url: str, timeout_ms: int = 120_000):
 
 def compose_once(page, timeout_ms: int = 60_000) -> float:
     """Click Compose; seconds until the new audio can play and the piano roll is drawn."""
-    before = page.evaluate("() => (document.querySelector('audio[src]') || {}).src || null")
+    before = page.evaluate(PLAYER_JS)["src"]
     t0 = time.perf_counter()
     page.get_by_role("button", name="Compose").click()
     page.wait_for_function(AUDIO_READY_JS, arg=before, timeout=timeout_ms, polling=20)

@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_app import CHROMIUM, StudioServer, compose_once, launch_chromium, open_home  # noqa: E402
+from bench_app import (CHROMIUM, PLAYER_JS, StudioServer, compose_once, launch_chromium,  # noqa: E402
+                       open_home)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found")]
@@ -96,9 +97,8 @@ def goto(browser, url: str):
 def test_home_compose_plays_audio_and_draws_a_piano_roll(server, browser):
     page = open_home(browser, server.url, TIMEOUT_MS)
     seconds = compose_once(page, TIMEOUT_MS)
-    src = page.locator("audio").first.get_attribute("src")
-    assert src and "/media/" in src
-    assert page.locator(".js-plotly-plot g.point").count() > 0
+    player = page.evaluate(PLAYER_JS)
+    assert player["src"].startswith("blob:") and player["ready"] >= 3 and player["notes"] > 0
     page.get_by_role("button", name="MIDI").wait_for()
     page.get_by_role("button", name="WAV").wait_for()
     page.wait_for_timeout(300)
@@ -139,8 +139,7 @@ def test_training_adds_points_to_the_live_chart(server, browser):
 def test_generate_and_gallery_pages(server, browser):
     page = goto(browser, f"{server.url}/generate")
     page.get_by_role("button", name="Generate").click()
-    page.locator("audio[src]").first.wait_for()
-    page.locator(".js-plotly-plot g.point").first.wait_for()
+    page.wait_for_function(f"() => ({PLAYER_JS})().ready >= 3")
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(300)
     shot(page, "generate")
@@ -150,4 +149,86 @@ def test_generate_and_gallery_pages(server, browser):
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(500)
     shot(page, "gallery")
+    page.close()
+
+
+def player_frame(page):
+    """The frame of the first piano roll that plays along (``core/render/player.py``)."""
+    page.wait_for_function(f"() => ({PLAYER_JS})().ready >= 3")
+    return next(f for f in page.frames if f.query_selector("[data-composer-player]"))
+
+
+PLAYHEAD_JS = """() => {
+  const a = document.querySelector('audio'), plot = document.querySelector('.cs-plot');
+  const head = document.querySelector('.cs-head').getBoundingClientRect();
+  const box = plot.getBoundingClientRect();
+  return {time: a.currentTime, paused: a.paused, duration: a.duration,
+          head: (head.left + head.width / 2 - box.left) / box.width,
+          lit: document.querySelectorAll('rect.note.on').length,
+          notes: document.querySelectorAll('rect.note').length};
+}"""
+
+
+# The piece's notes as the score writes them: on the 16th grid, a note of the same pitch, onset
+# and end as another written once (core.render.score); read from the player's own data.
+SIXTEENTHS_JS = """() => {
+  const data = JSON.parse(document.getElementById('cs-data').textContent);
+  const step = data.seconds_per_beat / 4, seen = new Set();
+  const round = x => {  // half to even, as numpy rounds (times carry 4 decimals of seconds)
+    const f = Math.floor(x), d = x - f;
+    return Math.abs(d - 0.5) < 0.01 ? (f % 2 === 0 ? f : f + 1) : Math.round(x);
+  };
+  data.lanes.forEach((lane, k) => lane.notes.forEach(([s, e, row]) => {
+    const a = round(s / step), b = Math.max(round(e / step), a + 1);
+    seen.add([k, row, a, b].join());
+  }));
+  return seen.size;
+}"""
+
+
+def test_the_piano_roll_plays_along_seeks_on_click_and_the_score_has_every_note(server, browser):
+    page = open_home(browser, server.url, TIMEOUT_MS)
+    compose_once(page, TIMEOUT_MS)
+    frame = player_frame(page)
+    start = frame.evaluate(PLAYHEAD_JS)
+    assert start["time"] == 0 and start["head"] == pytest.approx(0, abs=0.01)
+
+    # play for a second: the audio's clock runs and the playhead moves with it, lighting notes
+    frame.click(".cs-play")
+    frame.wait_for_timeout(1000)
+    playing = frame.evaluate(PLAYHEAD_JS)
+    assert not playing["paused"] and 0.5 < playing["time"] < 3.0
+    span = max(playing["duration"], 1e-3)
+    assert playing["head"] > start["head"] + 0.02
+    assert playing["head"] == pytest.approx(playing["time"] / span, abs=0.03)
+    lit = frame.wait_for_function("() => document.querySelectorAll('rect.note.on').length > 0")
+    assert lit
+    frame.click(".cs-play")  # pause: the playhead stays where the audio stopped
+    paused = frame.evaluate(PLAYHEAD_JS)
+    frame.wait_for_timeout(300)
+    assert frame.evaluate(PLAYHEAD_JS)["head"] == pytest.approx(paused["head"], abs=0.002)
+
+    # a click three quarters along the roll seeks the audio there
+    box = frame.locator(".cs-plot").bounding_box()
+    frame.locator(".cs-plot").click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.05})
+    frame.wait_for_function("() => Math.abs(document.querySelector('audio').currentTime - "
+                            f"{0.75 * span}) < 0.25")
+    seeked = frame.evaluate(PLAYHEAD_JS)
+    assert seeked["time"] > paused["time"] + 0.5
+    assert seeked["head"] == pytest.approx(0.75, abs=0.02)
+
+    # the Score tab: Verovio's SVG, one engraved note per note of the piece (tied pieces apart)
+    page.get_by_role("tab", name="Score").click()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('iframe')).some(f => {
+        try { return f.contentDocument.querySelector('[data-composer-score] svg g.note'); }
+        catch (e) { return false; } })""")
+    score = next(f for f in page.frames if f.query_selector("[data-composer-score]"))
+    engraved = score.evaluate("""() => ({notes: document.querySelectorAll('svg g.note').length,
+        ties: document.querySelectorAll('svg g.tie').length,
+        pages: document.querySelectorAll('.cs-page').length})""")
+    assert engraved["pages"] >= 1
+    assert engraved["notes"] - engraved["ties"] == frame.evaluate(SIXTEENTHS_JS) > 0, engraved
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_timeout(300)
+    shot(page, "score")
     page.close()

@@ -44,13 +44,15 @@ def wav_seconds(wav: bytes) -> float:
 
 
 def player_data(music: Music, audio_seconds: float = 0.0) -> dict:
-    """The roll as the script reads it: times in seconds, one entry per lane."""
+    """The roll as the script reads it: times in seconds, one entry per lane (notes as
+    ``[start, end, row, velocity]``), and the beat's length in seconds for a ``Piece``."""
     data = roll_data(music, "seconds")
     lanes = [{"name": lane.name, "color": lane.color, "drum": lane.is_drum,
               "notes": np.round(np.column_stack([lane.notes[:, :2], lane.rows, lane.notes[:, 3]]),
                                 4).tolist(),
               "hover": data.hover(lane)} for lane in data.lanes]
     return {"end": data.end, "audio_seconds": audio_seconds, "low": data.low,
+            "seconds_per_beat": getattr(music, "seconds_per_beat", None),  # a Piece's tempo
             "high": data.high, "drums": data.drum_names, "pitch_names": NOTE_NAMES, "lanes": lanes}
 
 
