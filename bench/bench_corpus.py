@@ -7,9 +7,9 @@
 - ``midi_folder_90``: a folder of 90 MIDI files (Groove MIDI Dataset files from
   ../shared/data, else Bach chorales written as MIDI), cold and warm.
 - ``uploads_3_files``: three small uploads in a fresh process (includes starting the workers).
-- ``warm_builtin``: warm load of every built-in corpus from the normal cache
-  (``$COMPOSER_DATA``); a corpus not cached yet is parsed first and its time reported as
-  ``prepare_s`` (all four take several minutes on two cores, once).
+- ``builtin``: every whole built-in corpus, first load into an empty data folder (cold: read
+  from its shipped entry in ``core/corpus/prebuilt`` when ``prebuilt`` is true, else parsed,
+  minutes, once) and warm loads after it.
 
 Times are wall-clock seconds; warm times are medians. Usage: ``python bench/bench_corpus.py
 [--cold-runs N] [--warm-runs N]``.
@@ -114,17 +114,15 @@ def uploads_first_call(scratch: Path) -> float:
         return seconds(lambda: corpus.load_uploads(files))
 
 
-def warm_builtin(runs: int) -> dict[str, Any]:
-    """Warm load time of every built-in corpus from the normal cache (parsed first if needed)."""
+def builtin_loads(scratch: Path, cold_runs: int, warm_runs: int) -> dict[str, Any]:
+    """First and later loads of every whole built-in corpus, each from an empty data folder."""
     out = {}
     for name in corpus.BUILTIN:
-        prepare = seconds(lambda: corpus.load(name))
-        result = corpus.load(name)
-        out[name] = {"pieces": len(result.pieces), "notes": result.stats()["notes"],
-                     "summary": result.summary(), "warm_median_s": median_seconds(
-                         lambda: corpus.load(name), runs)}
-        if prepare > 2:  # was not cached yet: this was a parse
-            out[name]["prepare_s"] = prepare
+        with data_dir(scratch / f"{name}-probe"):
+            prebuilt = corpus.is_cached(name)  # an empty data folder: only a shipped entry
+        result = cold_and_warm(name, scratch / name, cold_runs, warm_runs, "melodic",
+                               slow_s=SLOW_COLD_S)
+        out[name] = {"prebuilt": prebuilt, **result}
     return out
 
 
@@ -148,7 +146,7 @@ def main() -> None:
         folder, origin, kind = midi_folder(tmp / "folder")
         report["midi_folder_90"] = {"files_from": origin, "kind": kind, **cold_and_warm(
             folder, tmp / "folder_cache", args.cold_runs, args.warm_runs, kind)}
-    report["warm_builtin"] = warm_builtin(args.warm_runs)
+        report["builtin"] = builtin_loads(tmp / "builtin", args.cold_runs, args.warm_runs)
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
