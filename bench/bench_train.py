@@ -56,8 +56,8 @@ def main() -> None:
     import keras
 
     from core import corpus, device, presets
-    from core.encodings import get_tokenizer
     from core.data import make_windows
+    from core.encodings import get_tokenizer
 
     keras.utils.set_random_seed(0)
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces

@@ -33,13 +33,14 @@ from typing import Any, Callable, Iterator
 import keras
 import numpy as np
 
-from core import cluster as clusters, corpus, device, distributed, presets
+from core import corpus, device, distributed, presets
 from core.biaxial import RollBatches
+from core.cluster import Cluster
+from core.cluster import from_env as cluster_from_env
 from core.crnngan import StepBatches
 from core.data import PieceBatches, make_windows
 from core.encodings import encoding_reads, get_tokenizer
 from core.modelconfig import check_pairing
-from core.cluster import Cluster
 from core.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
 from core.runs import Run, RunState
@@ -77,7 +78,7 @@ def train(spec: TrainSpec, run_dir: str | Path, *, resume: bool = False, queue: 
 
     Raises ``ValueError`` (after recording it in ``status.json``) for bad input.
     """
-    cluster = clusters.from_env() if cluster is None else cluster
+    cluster = cluster_from_env() if cluster is None else cluster
     run = Run(run_dir)
     folder: Any = run if cluster.chief else distributed.ReadOnlyRun(run)
     try:

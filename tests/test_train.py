@@ -215,6 +215,7 @@ def test_every_lstm_of_every_preset_can_run_on_cudnn(name, config):
 
 def test_a_recurrent_dropout_lstm_is_named_as_a_cudnn_blocker():
     import keras
+
     from core import device
     x = keras.Input((None, 3))
     y = keras.layers.LSTM(4, recurrent_dropout=0.2, name="slow")(x)
