@@ -18,10 +18,9 @@
 
   // The audio: base64 WAV in this page -> a Blob URL (seeking within a Blob is instant).
   const b64 = document.getElementById("cs-audio").textContent.trim();
-  if (b64) {
-    const bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    audio.src = URL.createObjectURL(new Blob([bytes], { type: "audio/wav" }));
+  if (b64) {  // the browser's own decoder (a data: URL read locally, no network)
+    fetch("data:audio/wav;base64," + b64).then(r => r.blob())
+      .then(blob => { audio.src = URL.createObjectURL(blob); });
   } else {
     button.disabled = true;
   }
