@@ -48,9 +48,11 @@
     d.textContent = text; d.style.top = y + "px"; gutter.appendChild(d);
   };
   if (pitchRows) {
-    const step = data.high - data.low > 36 ? 24 : 12;
+    // label every pitch, every other, ... or every C: as dense as the text fits
+    const gap = large ? 20 : 13;
+    const step = [1, 2, 4, 12, 24, 48].find(k => k * pitchPx >= gap) || 48;
     for (let p = data.low; p <= data.high; p++) {
-      if (p % step === 0 || data.high - data.low <= 12) { label(data.pitch_names[p], pitchY(p)); }
+      if (p % step === 0) label(data.pitch_names[p], pitchY(p));
       if (p % 12 === 0) line(0, pitchY(p) + pitchPx / 2, span, pitchY(p) + pitchPx / 2);
     }
   }
