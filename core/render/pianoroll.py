@@ -4,7 +4,8 @@ Each bar spans the note's start to end (x) at its pitch (y); its opacity follows
 Drum tracks get a panel of their own below the pitched ones, one lane per drum sound, labelled
 with General MIDI drum names. All notes of a track are one ``go.Bar`` trace (bars placed with
 ``base``), so a few thousand notes build in milliseconds and draw quickly in the browser
-(``st.plotly_chart(fig)``).
+(``st.plotly_chart(fig)``). :func:`roll_data` is what a roll shows (lanes, colours, drum
+rows and names, hover text); the playing roll (``core.render.player``) draws from it too.
 """
 
 from __future__ import annotations
