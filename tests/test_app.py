@@ -290,3 +290,12 @@ def test_demo_mode_has_no_training_upload_or_deletion(app_env, demo):
     at = page("gallery")
     ok(at)
     assert not has_key(at, "gallery_delete_sure")
+
+
+def test_demo_mode_shows_the_piano_roll_large(app_env, demo):
+    at = page("home")
+    at.button(key="home_compose").click().run()
+    ok(at)
+    rolls = players(at)
+    assert rolls and all('<body class="large">' in p for p in rolls)
+    assert [t.label for t in at.tabs] == ["Piano roll", "Score"]
