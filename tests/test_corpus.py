@@ -237,6 +237,22 @@ def test_builtin_abc_tunes_are_pieces():
     assert result.unit == "tunes" and result.pieces[0].meta["title"]
 
 
+@pytest.mark.parametrize("name", list(corpus.BUILTIN))
+def test_a_whole_builtin_corpus_ships_parsed_and_equal_to_a_fresh_parse(name):
+    """``core/corpus/prebuilt`` (``python -m core corpus prebuild``): the first load of a whole
+    built-in corpus reads it (this test's data folder is empty), and it holds what parsing
+    music21's files gives: its first pieces, parsed again now, are equal."""
+    assert corpus.is_cached(name), f"rebuild: python -m core corpus prebuild {name}"
+    whole = corpus.load(name)
+    assert len(whole.pieces) == corpus.builtin.CATALOG[name].pieces
+    fresh = corpus.load(name, max_pieces=3, use_cache=False).pieces
+    for shipped, parsed in zip(whole.pieces, fresh, strict=False):
+        assert shipped.name == parsed.name and shipped.meta == parsed.meta
+        assert shipped.tempo == parsed.tempo and shipped.tracks == parsed.tracks
+        np.testing.assert_array_equal(shipped.notes, parsed.notes)
+    assert len(fresh) == 3
+
+
 def test_list_builtin():
     names = [c["name"] for c in corpus.list_builtin()]
     assert names == ["bach-chorales", "essen-folk", "fiddle-tunes", "palestrina"]
