@@ -9,7 +9,7 @@ browser context (its own cookies and Streamlit session), all on Home with Compos
 harness waits until the server's CPU has been idle for 2 s (nothing left to warm up), then
 runs ``--rounds`` rounds: every session presses Compose within a few milliseconds of the
 others, and each one's time runs from its own click until its new audio can play
-(``bench_app.AUDIO_READY_JS``). Between rounds the room listens to its pieces for
+(``PIECE_JS``: a new piece whose audio has loaded). Between rounds the room listens to its pieces for
 ``--listen`` seconds, as people do before they press again. Reported per session count: p50,
 p95 and max seconds, errors (an error message on the page, or no audio within
 ``--timeout``), and pieces seen by more than one session (the same audio twice: must be 0).
@@ -41,13 +41,57 @@ import bench_app  # noqa: E402  (the shared harness: StudioServer, launch_chromi
 MAX_SESSIONS = 40
 ERROR_JS = "() => document.querySelectorAll('[data-testid=\"stAlertContentError\"], " \
            "[data-testid=\"stException\"]').length"
-AUDIO_ID_JS = "() => (document.querySelector('audio[src]') || {}).src || null"
+# The piece on the page and whether its audio can play: an <audio> of the page itself (st.audio)
+# or inside a player iframe (the playing piano roll). A player is told apart by its page's
+# length and two slices of it (the WAV inside): enough to see the same piece twice.
+PIECE_JS = """() => {
+  const ids = [], states = [];
+  for (const a of document.querySelectorAll('audio[src]')) { ids.push(a.src); states.push(a.readyState); }
+  for (const f of document.querySelectorAll('iframe')) {
+    let doc = null;
+    try { doc = f.contentDocument; } catch (e) {}
+    const a = doc && doc.querySelector('audio');
+    if (!a) continue;
+    const s = f.srcdoc || '', n = s.length;
+    ids.push(n + ':' + s.slice(n / 3, n / 3 + 64) + s.slice(2 * n / 3, 2 * n / 3 + 64));
+    states.push(a.readyState);
+  }
+  return {id: ids.length ? ids.join('|') : null, ready: ids.length > 0 && states.every(r => r >= 3)};
+}"""
+
+
+# Starts a 20 ms check inside the page: the seconds from ``t0`` (set just before the click)
+# until a new piece's audio can play land in ``window.__composer.seconds``.
+WATCH_JS = f"""() => {{
+  const piece = {PIECE_JS};
+  const state = window.__composer = {{before: piece().id, t0: null, seconds: null}};
+  const timer = setInterval(() => {{
+    if (state.t0 === null) return;
+    const now = piece();
+    if (now.ready && now.id !== state.before) {{
+      state.seconds = (performance.now() - state.t0) / 1000;
+      clearInterval(timer);
+    }}
+  }}, 20);
+}}"""
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its children that have exited."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    """CPU seconds used so far by every live Chromium process on this machine."""
+    total = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"chromium" in (proc / "cmdline").read_bytes():
+                total += cpu_seconds(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def wait_idle(pid: int, quiet_s: float = 2.0, timeout: float = 300.0) -> float:
@@ -58,6 +102,16 @@ def wait_idle(pid: int, quiet_s: float = 2.0, timeout: float = 300.0) -> float:
         time.sleep(quiet_s)
         if cpu_seconds(pid) - before < 0.05 * quiet_s:
             break
+    return time.perf_counter() - t0
+
+
+def press_compose(page, timeout: float) -> float:
+    """Click Compose; seconds until a new piece's audio can play."""
+    before = page.evaluate(PIECE_JS)["id"]
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Compose").click()
+    page.wait_for_function(f"() => {{ const s = ({PIECE_JS})(); return s.ready && s.id !== "
+                           f"{json.dumps(before)}; }}", timeout=timeout * 1000, polling=20)
     return time.perf_counter() - t0
 
 
@@ -72,28 +126,33 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
     for _ in range(sessions):  # Browser.new_page: each page in a new context of its own
         pages.append(bench_app.open_home(browser, url, int(timeout * 1000)))
     settle = wait_idle(server_pid)
-    times, errors, seen, shared = [], 0, set(), 0
+    times, errors, seen, shared, cpu = [], 0, set(), 0, []
     for r in range(rounds):
         if r:
             time.sleep(listen)
-        before = [p.evaluate(AUDIO_ID_JS) for p in pages]
-        started = []
+        for p in pages:  # each page times itself: a busy page cannot delay another's figure
+            p.evaluate(WATCH_JS)
+        server_before, browser_before = cpu_seconds(server_pid), browser_cpu_seconds()
         for p in pages:  # as close together as one driver can click
-            started.append(time.perf_counter())
+            p.evaluate("() => { window.__composer.t0 = performance.now(); }")
             p.get_by_role("button", name="Compose").click(no_wait_after=True)
         done: dict[int, float] = {}
         deadline = time.perf_counter() + timeout
         while len(done) < sessions and time.perf_counter() < deadline:
+            time.sleep(0.25)
             for i, p in enumerate(pages):
-                if i not in done and p.evaluate(bench_app.AUDIO_READY_JS, before[i]):
-                    done[i] = time.perf_counter() - started[i]
-            time.sleep(0.02)
+                if i not in done:
+                    seconds = p.evaluate("() => window.__composer.seconds")
+                    if seconds is not None:
+                        done[i] = seconds
+        cpu.append({"server_s": round(cpu_seconds(server_pid) - server_before, 1),
+                    "browser_s": round(browser_cpu_seconds() - browser_before, 1)})
         for i, p in enumerate(pages):
             if i not in done or p.evaluate(ERROR_JS):
                 errors += 1
                 continue
             times.append(done[i])
-            audio = hashlib.sha1(str(p.evaluate(AUDIO_ID_JS)).encode()).hexdigest()
+            audio = hashlib.sha1(str(p.evaluate(PIECE_JS)["id"]).encode()).hexdigest()
             shared += audio in seen
             seen.add(audio)
     for p in pages:
@@ -102,7 +161,7 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
             "p50_s": round(statistics.median(times), 2) if times else None,
             "p95_s": round(percentile(times, 0.95), 2) if times else None,
             "max_s": round(max(times), 2) if times else None,
-            "errors": errors, "pieces_seen_twice": shared,
+            "errors": errors, "pieces_seen_twice": shared, "cpu_per_round": cpu,
             "times_s": [round(t, 2) for t in sorted(times)]}
 
 
@@ -112,7 +171,7 @@ def first_visit(browser, server, timeout: float) -> dict:
     healthy = time.perf_counter() - t0
     page = bench_app.open_home(browser, server.url, int(timeout * 1000))
     to_button = time.perf_counter() - t0
-    compose = bench_app.compose_once(page, int(timeout * 1000))
+    compose = press_compose(page, timeout)
     page.context.close()
     return {"server_answers_s": round(healthy, 2), "compose_ready_s": round(to_button, 2),
             "first_compose_s": round(compose, 2),
