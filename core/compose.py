@@ -27,6 +27,7 @@ class Composition:
     piece: Any
     midi: bytes
     wav: bytes | None = None
+    preview: bytes | None = None   # the same audio as Ogg Vorbis, for a page (``preview=True``)
     audio_warning: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -41,12 +42,13 @@ class Composition:
 
 
 def compose(generator: Generator, title: str, *, audio: bool = True, stereo: bool = True,
-            sample_rate: int = 44100, score: bool = False,
+            sample_rate: int = 44100, preview: bool = False, score: bool = False,
             copy_index: piece_metrics.CorpusIndex | None = None, with_metrics: bool = False,
             **options: Any) -> tuple[list[Composition], Any]:
     """Generate with ``options`` (those of :meth:`Generator.generate`) and render each variation.
 
-    ``audio``: a WAV (``stereo``, ``sample_rate``); ``score``: a MusicXML file, or the reason
+    ``audio``: a WAV (``stereo``, ``sample_rate``), and with ``preview`` the same as Ogg
+    Vorbis for a page to play; ``score``: a MusicXML file, or the reason
     there is none; ``with_metrics``: copy and loop numbers (copying against ``copy_index`` when
     given). Returns the compositions and the generator's ``Result`` (seed, timing, tokens).
     """
@@ -62,6 +64,8 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
         if audio:
             rendered = render_audio(piece, sample_rate=sample_rate, stereo=stereo)
             c.wav, c.audio_warning = rendered.wav_bytes(), rendered.warning
+            if preview:
+                c.preview = rendered.ogg_bytes()
         if with_metrics:
             c.metrics = piece_metrics.piece_metrics(piece, copy_index)
         if score:

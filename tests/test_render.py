@@ -89,6 +89,20 @@ def test_fluidsynth_wav_is_audible_and_has_the_right_length():
     assert frames == pytest.approx((piece.duration_seconds + 1.0) * 44100, abs=2)
 
 
+def test_the_page_preview_is_ogg_vorbis_of_the_same_audio_at_a_fraction_of_the_size():
+    import io
+
+    import soundfile
+
+    audio = render_audio(melody(), sample_rate=32000, stereo=False)
+    ogg = audio.ogg_bytes()
+    assert ogg[:4] == b"OggS" and len(ogg) < len(audio.wav_bytes()) / 4
+    decoded, rate = soundfile.read(io.BytesIO(ogg), dtype="float32")
+    assert rate == 32000 and abs(len(decoded) - len(audio.samples)) < 0.01 * rate
+    n = min(len(decoded), len(audio.samples))
+    assert rms(decoded[:n] - audio.samples[:n]) < 0.1 * rms(audio.samples)  # lossy, yet the same
+
+
 @needs_fluidsynth
 def test_fluidsynth_at_22khz_mono_with_custom_tail():
     piece = melody(tempo=240)  # 4 s

@@ -66,6 +66,16 @@ class Audio:
         """Samples as 16-bit PCM, same shape."""
         return np.round(np.clip(self.samples, -1.0, 1.0) * 32767).astype(np.int16)
 
+    def ogg_bytes(self, quality: float = 0.4) -> bytes:
+        """An Ogg Vorbis file (``quality`` 0..1): about a seventh of the WAV, for a page that
+        plays it (a browser decodes it in a fraction of the time it takes to receive the WAV)."""
+        import soundfile
+
+        buf = io.BytesIO()
+        soundfile.write(buf, self.samples, self.sample_rate, format="OGG", subtype="VORBIS",
+                        compression_level=1.0 - quality)  # libsndfile: 0 is the best quality
+        return buf.getvalue()
+
     def wav_bytes(self) -> bytes:
         """A complete RIFF WAV file: 16-bit PCM, mono or stereo."""
         buf = io.BytesIO()
