@@ -46,7 +46,9 @@ def score_svgs(musicxml: bytes | str, *, large: bool = False) -> list[str]:
         tk = _toolkit()
         tk.setOptions({**LAYOUTS[large], "adjustPageHeight": True, "breaks": "auto",
                        "footer": "none", "header": "auto", "svgViewBox": True,
-                       "svgRemoveXlink": True, "inputFrom": "musicxml"})
+                       "svgRemoveXlink": True, "inputFrom": "musicxml",
+                       # a tie names the note it ends on (one tie may be drawn in two halves)
+                       "svgAdditionalAttribute": ["tie@endid"]})
         if not tk.loadData(text) or tk.getPageCount() < 1:
             raise ValueError("the score could not be engraved (Verovio cannot read it)")
         return [tk.renderToSVG(page) for page in range(1, tk.getPageCount() + 1)]
