@@ -166,9 +166,10 @@ def test_the_player_draws_from_the_same_roll_data_as_the_plotly_roll():
     assert [lane["name"] for lane in data["lanes"]] == [t.name for t in fig.data]
     assert [lane["color"] for lane in data["lanes"]] == [t.marker.color for t in fig.data]
     assert data["drums"] == list(fig.layout.yaxis2.ticktext) == roll.drum_names
-    for lane, trace in zip(data["lanes"], fig.data):
+    for lane, trace, source in zip(data["lanes"], fig.data, roll.lanes):
         assert lane["hover"] == list(trace.hovertext)  # pitch / drum name, start, length, velocity
-        assert [n[3] for n in lane["notes"]] == [int(v) for v in roll.lanes[0].notes[:, 3]] or lane["drum"] or lane is not data["lanes"][0]
+        assert [n[2] for n in lane["notes"]] == list(trace.y)  # the same pitch or drum row
+        assert [n[3] for n in lane["notes"]] == source.notes[:, 3].tolist()  # velocity
     starts = sorted(n[0] for lane in data["lanes"] for n in lane["notes"])
     assert starts[0] == 0 and len(starts) == piece.n_notes
 
