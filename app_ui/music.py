@@ -203,7 +203,7 @@ def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = Fals
     if metrics:
         index = _ready_corpus_index(run)
     made, _ = compose_pieces(load_generator(run.path, epoch), f"{run.name} · {checkpoint_label(run, epoch)}",
-                             stereo=stereo, sample_rate=SAMPLE_RATE, score=score,
+                             stereo=stereo, sample_rate=SAMPLE_RATE, preview=True, score=score,
                              copy_index=index, with_metrics=metrics, **options)
     for c in made:
         c.settings.update(run=run.name, epoch=epoch)
@@ -260,17 +260,20 @@ SCORE_PX = {False: 560, True: 720}  # the score's frame; a page taller than that
 
 def show_music(piece, wav: bytes | None, key: str, *, musicxml: bytes | None = None,
                title: str | None = None, model: str | None = None,
-               roll_height: int | None = None, score_problem: str | None = None) -> None:
-    """The piano roll that plays along (audio and roll in one element) and, in a "Score" tab
-    beside it, the sheet music (engraved only when the tab is opened; from ``musicxml``, or
-    written from ``piece`` then). Demo mode makes both larger."""
+               roll_height: int | None = None, score_problem: str | None = None,
+               preview: bytes | None = None) -> None:
+    """The piano roll that plays along (audio and roll in one element; it carries ``preview``,
+    the Ogg Vorbis of ``wav``, when there is one) and, in a "Score" tab beside it, the sheet
+    music (engraved only when the tab is opened; from ``musicxml``, or written from ``piece``
+    then). Demo mode makes both larger."""
     from core.render.player import player_height, player_html
 
     large = demo_mode()
     roll_tab, score_tab = st.tabs(["Piano roll", "Score"], key=f"{key}_view", on_change="rerun")
     with roll_tab:
         height = player_height(piece, large, roll_height)
-        st.iframe(player_html(piece, wav, height=height, large=large), height=height + 8)
+        st.iframe(player_html(piece, wav, height=height, large=large, preview=preview),
+                  height=height + 8)
     if not score_tab.open:
         return
     with score_tab:
@@ -292,7 +295,7 @@ def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_h
     """The playing piano roll and score, metrics and download buttons for one composition."""
     if c.audio_warning:
         st.warning(c.audio_warning, icon=":material/volume_up:")
-    show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title,
+    show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title, preview=c.preview,
                model=c.settings.get("run"), roll_height=roll_height, score_problem=c.musicxml_problem)
     show_metrics(c.metrics, c.piece)
     if downloads:

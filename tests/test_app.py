@@ -27,7 +27,8 @@ def app_env(tmp_path_factory, tiny_run):
     of its own); restored after this module."""
     base = tmp_path_factory.getbasetemp() / "app"
     base.mkdir(exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("COMPOSER_DATA", "COMPOSER_RUNS_ROOTS", "COMPOSER_DEMO")}
+    saved = {k: os.environ.get(k) for k in ("COMPOSER_DATA", "COMPOSER_RUNS_ROOTS", "COMPOSER_DEMO",
+                                            "COMPOSER_READY_PIECES")}
     runs = base / "runs"
     if not (runs / "tiny").is_dir():
         shutil.copytree(tiny_run.path, runs / "tiny")
@@ -35,6 +36,7 @@ def app_env(tmp_path_factory, tiny_run):
     os.environ["COMPOSER_DATA"] = str(base / "data")
     os.environ["COMPOSER_RUNS_ROOTS"] = str(run.parent)
     os.environ.pop("COMPOSER_DEMO", None)
+    os.environ["COMPOSER_READY_PIECES"] = "2"  # Home's pool, small: it composes while tests run
     yield run
     for k, v in saved.items():
         if v is None:
@@ -71,8 +73,9 @@ def has_key(at, key: str) -> bool:
 def players(at) -> list[str]:
     """The pages of the piano rolls that play along (``core.render.player``) that hold audio."""
     pages = [e.proto.srcdoc for e in at.get("iframe")]
-    # "UklGR" is "RIFF" in base64: the start of the WAV inside the player
-    return [p for p in pages if "data-composer-player" in p and '"text/plain">UklGR' in p]
+    # "UklGR" and "T2dnU" are "RIFF" and "OggS" in base64: the start of a WAV or an Ogg Vorbis
+    return [p for p in pages if "data-composer-player" in p
+            and ('"text/plain">UklGR' in p or '"text/plain">T2dnU' in p)]
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -272,11 +275,20 @@ def test_missing_fluidsynth_falls_back_with_a_visible_warning(app_env, monkeypat
     def unavailable():
         raise fluid.FluidSynthUnavailable("FluidSynth is not available (test)")
     monkeypatch.setattr(fluid, "load_fluidsynth", unavailable)
+    monkeypatch.setenv("COMPOSER_READY_PIECES", "0")  # rendered at the press, not made earlier
     at = page("home")
     at.button(key="home_compose").click().run()
     ok(at)
     assert players(at)
     assert any("simple synthesizer" in w.value for w in at.warning)
+
+
+def test_two_visitors_pressing_compose_get_pieces_of_their_own(app_env):
+    first, second = page("home"), page("home")
+    for at in (first, second, first):
+        at.button(key="home_compose").click().run()
+        ok(at)
+    assert len({players(first)[0], players(second)[0]}) == 2
 
 
 def test_demo_mode_has_no_training_upload_or_deletion(app_env, demo):

@@ -6,6 +6,7 @@ notes as the score holds, and the player page carries the roll's data and nothin
 from __future__ import annotations
 
 import io
+import base64
 import json
 import re
 from pathlib import Path
@@ -187,6 +188,20 @@ def test_the_player_page_is_self_contained():
                                 page, re.S).group(1))
     assert data["audio_seconds"] == pytest.approx(wav_seconds(wav))
     assert sum(len(lane["notes"]) for lane in data["lanes"]) == piece.n_notes
+
+
+def test_the_player_carries_the_ogg_preview_in_place_of_the_wav():
+    piece = melody()
+    audio = render_audio(piece, sample_rate=16000, stereo=False)
+    wav, ogg = audio.wav_bytes(), audio.ogg_bytes()
+    page = player_html(piece, wav, height=300, preview=ogg)
+    sound = re.search(r'<script id="cs-audio" data-type="([^"]+)" type="text/plain">([^<]*)<',
+                      page)
+    assert sound.group(1) == "audio/ogg" and base64.b64decode(sound.group(2)) == ogg
+    assert len(page) < len(player_html(piece, wav, height=300)) / 2
+    data = json.loads(re.search(r'<script id="cs-data" type="application/json">(.*?)</script>',
+                                page, re.S).group(1))
+    assert data["audio_seconds"] == pytest.approx(wav_seconds(wav))  # the clock from the WAV
 
 
 def test_a_track_name_cannot_break_out_of_the_player_page():

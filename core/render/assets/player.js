@@ -17,9 +17,9 @@
   const span = Math.max(data.end, data.audio_seconds || 0, 1e-3);  // the time axis, seconds
 
   // The audio: base64 WAV in this page -> a Blob URL (seeking within a Blob is instant).
-  const b64 = document.getElementById("cs-audio").textContent.trim();
+  const sound = document.getElementById("cs-audio"), b64 = sound.textContent.trim();
   if (b64) {  // the browser's own decoder (a data: URL read locally, no network)
-    fetch("data:audio/wav;base64," + b64).then(r => r.blob())
+    fetch("data:" + sound.dataset.type + ";base64," + b64).then(r => r.blob())
       .then(blob => { audio.src = URL.createObjectURL(blob); });
   } else {
     button.disabled = true;
