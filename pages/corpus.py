@@ -6,6 +6,9 @@ from app_ui import action, demo_mode, page_guard, upload_limit_mb
 from app_ui.layout import header
 from app_ui.music import audio_for, show_music
 from app_ui.uploads import as_pairs, load_uploads, save_uploads
+from app_ui.routing import routed_page
+
+routed_page()  # a deep link to this page still runs streamlit_app.py first
 
 header("Corpus", "The music a model learns from. Pick a built-in collection or upload your "
        "own MIDI files, then look at what is in it before training.")

@@ -8,6 +8,9 @@ from app_ui import action, demo_mode, page_guard
 from app_ui.charts import copying_figure, history_figure
 from app_ui.layout import header
 from app_ui.music import all_runs, midi_file_audio, midi_file_piece, show_metrics, show_music
+from app_ui.routing import routed_page
+
+routed_page()  # a deep link to this page still runs streamlit_app.py first
 
 COLUMNS = 3
 

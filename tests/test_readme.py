@@ -35,7 +35,7 @@ def commands(block: str) -> list[list[str]]:
 
 def test_the_readme_has_the_examples():
     run, parse_only = (commands(b) for b in bash_blocks())
-    assert len(run) >= 12 and [c[0] for c in parse_only] == ["gallery"] * 4
+    assert len(run) >= 12 and [c[0] for c in parse_only] == ["gallery"] * 4 + ["corpus"]
 
 
 def test_gallery_rebuild_examples_parse():
