@@ -7,9 +7,11 @@ visitor. :func:`start` warms the model, the synthesizer and the pool when the se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import streamlit as st
 
@@ -40,6 +42,14 @@ def home_piece(run_dir: str | Path) -> Composition:
     if size == 0:
         return _compose_home(str(run_dir))
     return _pool(str(run_dir), size).take()
+
+
+@contextlib.contextmanager
+def serving(run_dir: str | Path) -> Iterator[None]:
+    """Around a visitor's page run: the pool makes nothing ahead until it ends."""
+    size = ready_pieces()
+    with _pool(str(run_dir), size).busy() if size else contextlib.nullcontext():
+        yield
 
 
 def start() -> threading.Thread:

@@ -21,6 +21,17 @@ from app_ui.routing import ENTRY_POINT
 from app_ui.settings import upload_limit_mb
 
 
+def _keep_keras_state() -> None:
+    """Streamlit calls ``keras.backend.clear_session()`` after every script run once Keras is
+    imported (a guard for apps that build models in their script). This app builds none in a
+    script (models are loaded once per process and generate in NumPy), and the call was 40 % of
+    the server's script-thread time with ten visitors pressing Compose at once (py-spy), so it
+    is left out. ``tests/test_serving.py`` fails if Streamlit moves the hook."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
+
+
 def _warm_when_serving() -> None:
     from streamlit.runtime import Runtime
 
@@ -41,6 +52,7 @@ def main(argv: list[str]) -> None:
     from streamlit.web import cli
 
     sys.argv = streamlit_argv(argv)
+    _keep_keras_state()
     threading.Thread(target=_warm_when_serving, name="warm-when-serving", daemon=True).start()
     cli.main()
 

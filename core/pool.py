@@ -4,8 +4,9 @@ A room of phones pressing Compose together would otherwise queue for the CPU: on
 and one FluidSynth render after another, so the twentieth visitor waits for nineteen pieces.
 A :class:`ReadyPool` keeps up to ``size`` fresh results of one recipe. :meth:`ReadyPool.take`
 hands over the oldest ready one (each to exactly one caller) or, when none is ready, makes one
-on the spot. A filler thread tops the pool up, but only once ``idle_s`` seconds have passed
-since the last ``take``, so it does not compete with visitors for the CPU.
+on the spot. A filler thread tops the pool up, but only while nobody is being served (no
+:meth:`ReadyPool.busy` block is running) and ``idle_s`` seconds have passed since the last
+``take`` or ``busy`` block ended, so it does not compete with visitors for the CPU.
 
 Nothing here knows about music: ``make`` is any function of no arguments that returns a new,
 independent result each call (a fresh random seed each time).
@@ -14,10 +15,11 @@ independent result each call (a fresh random seed each time).
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class ReadyPool(Generic[T]):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a take, or close
         self._last_take = float("-inf")
+        self._busy = 0        # visitors being served now
         self._closed = False
         self.made_ahead = 0   # results the filler made
         self.made_now = 0     # results made on the spot because none was ready
@@ -58,6 +61,19 @@ class ReadyPool(Generic[T]):
                 self.made_now += 1
             self._changed.notify_all()
         return self._make() if item is None else item
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """While the block runs (a visitor is being served), the filler makes nothing."""
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._last_take = time.monotonic()
+                self._changed.notify_all()
 
     def wait_full(self, timeout: float) -> bool:
         """Block until the pool is full (``True``) or ``timeout`` seconds pass (``False``)."""
@@ -79,7 +95,7 @@ class ReadyPool(Generic[T]):
         while True:
             with self._lock:   # wait (the lock released) until there is a result to make
                 while not self._closed:
-                    if len(self._ready) >= self.size:      # full: until someone takes one
+                    if len(self._ready) >= self.size or self._busy:  # full, or serving
                         self._changed.wait()
                         continue
                     quiet_in = self._last_take + self.idle_s - time.monotonic()

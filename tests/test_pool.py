@@ -70,6 +70,21 @@ def test_the_filler_waits_while_visitors_are_being_served():
         pool.close()
 
 
+def test_nothing_is_made_ahead_while_a_visitor_is_being_served():
+    make = Counter()
+    pool = ReadyPool(make, size=2, idle_s=0.2)
+    try:
+        assert pool.wait_full(10)
+        with pool.busy():
+            pool.take()
+            time.sleep(0.6)              # three times idle_s, but a visitor is still served
+            assert len(make.made_at) == 2
+        ended = time.monotonic()
+        assert pool.wait_full(10) and make.made_at[2] - ended >= 0.15
+    finally:
+        pool.close()
+
+
 def test_an_empty_pool_makes_one_on_the_spot():
     pool = ReadyPool(Counter(seconds=1.0), size=1)
     try:

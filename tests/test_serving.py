@@ -8,6 +8,7 @@ restored tab does: each must get the app's navigation, title and settings, never
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tomllib
 from pathlib import Path
@@ -28,6 +29,14 @@ def test_server_settings_hold_from_the_first_request():
     assert config["client"] == {"toolbarMode": "minimal", "showErrorDetails": "none"}
     assert config["server"]["fileWatcherType"] == "none"
     assert config["server"]["maxUploadSize"] == 50  # COMPOSER_UPLOAD_MB's default
+    assert config["runner"]["postScriptGC"] is False
+
+
+def test_the_per_run_keras_reset_the_launcher_leaves_out_is_where_it_was():
+    from streamlit.runtime.scriptrunner import script_runner
+
+    assert "clear_session" in inspect.getsource(script_runner._clean_problem_modules)
+    assert "_log_if_error(_clean_problem_modules)" in inspect.getsource(script_runner.ScriptRunner)
 
 
 def test_the_launcher_sets_streamlits_upload_cap_from_composer_upload_mb(monkeypatch):
