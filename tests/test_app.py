@@ -8,6 +8,7 @@ at a temporary data folder (``COMPOSER_DATA``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -249,6 +250,28 @@ def test_failed_job_shows_its_reason_and_a_way_forward(app_env):
     assert not at.exception
     assert any("needs at least 2" in e.value for e in at.error)
     assert any("start a new run" in i.value for i in at.info)
+
+
+def test_a_job_killed_with_kill_9_shows_as_interrupted_with_a_resume_button(app_env):
+    import signal
+    import subprocess
+
+    from core.paths import user_runs_dir
+    from core.runs import Run
+
+    target = user_runs_dir() / "killed-job"
+    shutil.copytree(app_env, target, dirs_exist_ok=True)
+    victim = subprocess.Popen(["sleep", "60"])   # the job's process, killed without a word
+    Run(target).write_status(state="running", epoch=2, epochs=9, pid=victim.pid, message="")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    status = json.loads((target / "status.json").read_text())  # its last word, a minute ago
+    (target / "status.json").write_text(json.dumps({**status, "updated": status["updated"] - 60}))
+    at = page("train")
+    at.selectbox(key="train_job").select(str(target)).run()
+    ok(at)
+    assert any("ended without finishing" in w.value for w in at.warning)
+    assert "train_resume" in [b.key for b in at.button]
 
 
 def test_checkpoint_from_another_vocabulary_is_a_message(app_env, tmp_path, monkeypatch):
