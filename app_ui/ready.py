@@ -36,19 +36,23 @@ def _pool(run_dir: str, size: int) -> ReadyPool[Composition]:
     return ReadyPool(lambda: _compose_home(run_dir), size, name=f"ready {Path(run_dir).name}")
 
 
+def _home_pool(run_dir: str | Path) -> ReadyPool[Composition] | None:
+    """The run's pool, or ``None`` when ``COMPOSER_READY_PIECES`` is 0 (compose at the press)."""
+    size = ready_pieces()
+    return _pool(str(run_dir), size) if size else None
+
+
 def home_piece(run_dir: str | Path) -> Composition:
     """A fresh Home piece by the run in ``run_dir`` that no other visitor gets."""
-    size = ready_pieces()
-    if size == 0:
-        return _compose_home(str(run_dir))
-    return _pool(str(run_dir), size).take()
+    pool = _home_pool(run_dir)
+    return pool.take() if pool else _compose_home(str(run_dir))
 
 
 @contextlib.contextmanager
 def serving(run_dir: str | Path) -> Iterator[None]:
     """Around a visitor's page run: the pool makes nothing ahead until it ends."""
-    size = ready_pieces()
-    with _pool(str(run_dir), size).busy() if size else contextlib.nullcontext():
+    pool = _home_pool(run_dir)
+    with pool.busy() if pool else contextlib.nullcontext():
         yield
 
 
@@ -59,8 +63,7 @@ def start() -> threading.Thread:
         if run is None:
             return
         warm_up(str(run.path))
-        if ready_pieces():
-            _pool(str(run.path), ready_pieces())
+        _home_pool(run.path)
         log.info("warm: %s", run.name)
 
     thread = threading.Thread(target=work, name="warm-up", daemon=True)
