@@ -20,7 +20,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from core.cluster import free_ports  # noqa: E402  (plain Python: no TensorFlow)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -51,19 +52,13 @@ AUDIO_READY_JS = """(before) => {
 }""" % PLAYER_JS
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class StudioServer:
     """The app as ``make run`` serves it (``python -m app_ui.serve``: ``streamlit run
     streamlit_app.py``, warmed at start) as a subprocess on a free port; ``stop()`` ends it."""
 
     def __init__(self, data_dir: Path, runs_roots: list[Path] = (), extra_env: dict | None = None,
                  log_path: Path | None = None) -> None:
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "COMPOSER_DATA": str(data_dir), "PYTHONUNBUFFERED": "1",
                "COMPOSER_RUNS_ROOTS": os.pathsep.join(map(str, runs_roots)), **(extra_env or {})}
