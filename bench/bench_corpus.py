@@ -10,6 +10,9 @@
 - ``builtin``: every whole built-in corpus, first load into an empty data folder (cold: read
   from its shipped entry in ``core/corpus/prebuilt`` when ``prebuilt`` is true, else parsed,
   minutes, once) and warm loads after it.
+- ``builtin_subsets``: the first ``--subset`` items (100, the Corpus page's default) of every
+  built-in corpus, first load from an empty data folder (taken from the shipped whole when it
+  is there; median of ``--cold-runs``) against parsing them (once).
 
 Times are wall-clock seconds; warm times are medians. Usage: ``python bench/bench_corpus.py
 [--cold-runs N] [--warm-runs N]``.
@@ -18,6 +21,7 @@ Times are wall-clock seconds; warm times are medians. Usage: ``python bench/benc
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -126,10 +131,34 @@ def builtin_loads(scratch: Path, cold_runs: int, warm_runs: int) -> dict[str, An
     return out
 
 
+def builtin_subsets(scratch: Path, n: int, runs: int) -> dict[str, Any]:
+    """First loads of the first ``n`` items of every built-in corpus, and a parse of them."""
+    out = {}
+    for name in corpus.BUILTIN:
+        with data_dir(scratch / f"{name}-probe"):
+            from_whole = corpus.is_cached(name, n)
+        out[name] = {"items": n, "from_shipped_whole": from_whole,
+                     "first_load_median_s": subset_first_load_s(name, n, scratch, runs),
+                     "runs": runs,
+                     "parse_s": seconds(partial(corpus.load, name, max_pieces=n, use_cache=False))}
+    return out
+
+
+def subset_first_load_s(name: str, n: int, scratch: Path, runs: int) -> float:
+    """Median seconds of ``runs`` loads of the first ``n`` items, each into an empty folder."""
+    empty_folders = (scratch / f"{name}-{i}" for i in itertools.count())
+
+    def first_load() -> None:
+        with data_dir(next(empty_folders)):
+            corpus.load(name, max_pieces=n)
+    return median_seconds(first_load, runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--warm-runs", type=int, default=5)
+    parser.add_argument("--subset", type=int, default=100)
     args = parser.parse_args()
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -147,6 +176,7 @@ def main() -> None:
         report["midi_folder_90"] = {"files_from": origin, "kind": kind, **cold_and_warm(
             folder, tmp / "folder_cache", args.cold_runs, args.warm_runs, kind)}
         report["builtin"] = builtin_loads(tmp / "builtin", args.cold_runs, args.warm_runs)
+        report["builtin_subsets"] = builtin_subsets(tmp / "subsets", args.subset, args.cold_runs)
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 

@@ -31,6 +31,12 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_DATA", str(tmp_path / "data"))
 
 
+@pytest.fixture
+def no_prebuilt(tmp_path, monkeypatch):
+    """No shipped whole corpora: every built-in load parses music21's files."""
+    monkeypatch.setattr(store, "PREBUILT_DIR", tmp_path / "no-prebuilt")
+
+
 def reasons(result: corpus.CorpusResult) -> dict[str, str]:
     return dict(result.skipped)
 
@@ -215,7 +221,7 @@ def test_split_is_deterministic_and_by_piece():
 
 
 # --- built-in corpora -------------------------------------------------------------------------
-def test_builtin_bach_chorales_first_five():
+def test_builtin_bach_chorales_first_five(no_prebuilt):
     calls = []
     result = corpus.load("bach-chorales", max_pieces=5, progress=lambda *a: calls.append(a))
     assert result.summary() == "5 of 5 files used"
@@ -301,9 +307,40 @@ def test_cli_stats_with_an_encoding(tmp_path, capsys):
     assert report["vocab_size"] > 1 and report["tokens"] > 0
 
 
-def test_is_cached_says_whether_a_builtin_load_would_parse(tmp_path, monkeypatch):
-    monkeypatch.setenv("COMPOSER_DATA", str(tmp_path))
+def test_is_cached_says_whether_a_builtin_load_would_parse(tmp_path, no_prebuilt):
     assert not corpus.is_cached("bach-chorales", 3)
     corpus.load("bach-chorales", max_pieces=3)
     assert corpus.is_cached("bach-chorales", 3) and not corpus.is_cached("bach-chorales", 4)
     assert corpus.is_cached(str(tmp_path))  # a folder is read file by file: nothing to wait for
+
+
+def test_any_subset_of_a_shipped_corpus_is_cached():
+    assert all(corpus.is_cached(name, n) for name in corpus.BUILTIN for n in (1, 60, 10**6))
+
+
+@pytest.mark.parametrize("name, n", [("bach-chorales", 6), ("palestrina", 4),
+                                     ("fiddle-tunes", 53), ("essen-folk", 7)])
+def test_a_subset_comes_from_the_shipped_whole_and_equals_a_fresh_parse(name, n):
+    """The first ``n`` items of a built-in corpus are taken from its shipped whole, without
+    parsing, and they are what parsing those items gives (fiddle-tunes' 53 crosses from its
+    first 50-tune file into the next)."""
+    calls = []
+    subset = corpus.load(name, max_pieces=n, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 1, name)]  # one step: nothing was parsed
+    fresh = corpus.load(name, max_pieces=n, use_cache=False)
+    assert subset.summary() == fresh.summary() == f"{n} of {n} {fresh.unit} used"
+    assert [p.name for p in subset.pieces] == [p.name for p in fresh.pieces]
+    for shipped, parsed in zip(subset.pieces, fresh.pieces):
+        assert shipped.meta == parsed.meta and shipped.tempo == parsed.tempo
+        assert shipped.tracks == parsed.tracks
+        np.testing.assert_array_equal(shipped.notes, parsed.notes)
+
+
+def test_a_subset_of_a_whole_that_skipped_something_is_parsed(no_prebuilt, monkeypatch):
+    """Positions tell which item a piece came from only when every item gave one piece."""
+    whole = corpus.load("bach-chorales", max_pieces=4, use_cache=False).pieces
+    key = corpus._builtin_key("bach-chorales", None, "melodic")
+    store.write_cache(key, whole, [("bach/bwv347.mxl", "could not parse")])
+    calls = []
+    result = corpus.load("bach-chorales", max_pieces=2, progress=lambda *a: calls.append(a))
+    assert len(calls) == 2 and [p.name for p in result.pieces] == [p.name for p in whole[:2]]

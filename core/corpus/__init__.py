@@ -236,7 +236,8 @@ def is_cached(source: Any, max_pieces: int | None = None, kind: str = "melodic")
     (parsing a whole corpus takes minutes); other sources count as cached."""
     if not (isinstance(source, str) and source in BUILTIN):
         return True
-    return store.has_cache(_builtin_key(source, max_pieces, kind))
+    return store.has_cache(_builtin_key(source, max_pieces, kind)) or (
+        max_pieces is not None and store.has_cache(_builtin_key(source, None, kind)))
 
 
 def prebuild(name: str, *, fresh: bool = True, progress: Progress | None = None) -> Path:
@@ -261,6 +262,8 @@ def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progre
                   use_cache: bool) -> CorpusResult:
     key = _builtin_key(name, max_pieces, kind)
     cached = store.read_cache(key) if use_cache else None
+    if cached is None and use_cache and max_pieces is not None:
+        cached = _subset_of_cached_whole(name, max_pieces, kind)
     if cached is not None:
         pieces, skipped = cached
         if progress:
@@ -273,6 +276,17 @@ def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progre
         if use_cache and pieces and all(r.settled for r in results):
             store.write_cache(key, pieces, skipped)
     return _result(name, pieces, skipped, builtin.CATALOG[name].unit)
+
+
+def _subset_of_cached_whole(name: str, max_pieces: int,
+                            kind: str) -> tuple[list[Piece], list[tuple[str, str]]] | None:
+    """The first ``max_pieces`` items of a built-in corpus from its whole, when that is cached
+    (shipped prebuilt for every built-in corpus) and skipped nothing: then each item is one piece
+    and its position tells which. ``None`` otherwise, and the subset is parsed."""
+    whole = store.read_cache(_builtin_key(name, None, kind))
+    if whole is None or whole[1]:
+        return None
+    return builtin.subset_of_whole(name, whole[0], max_pieces), []
 
 
 # --- user files ---------------------------------------------------------------------------

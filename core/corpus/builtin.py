@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.corpus.sandbox import Job, Outcome, Unusable
+from core.piece import Piece
 
 #: Seconds one built-in file may take (the largest Essen file holds 720 tunes).
 BUILTIN_TIMEOUT_S = 600.0
@@ -57,6 +58,26 @@ def jobs(name: str, max_pieces: int | None) -> list[Job]:
     folders = {"essen-folk": ["essenFolksong"], "fiddle-tunes": ["oneills1850", "ryansMammoth"]}
     files = [p for folder in folders[name] for p in sorted((root / folder).glob("*.abc"))]
     return _abc_jobs(files, root, max_pieces)
+
+
+def subset_of_whole(name: str, whole: list[Piece], max_pieces: int) -> list[Piece]:
+    """What parsing the first ``max_pieces`` items of corpus ``name`` gives, taken from
+    ``whole``, a parse of the whole corpus in which every file (tune) gave exactly one piece.
+
+    A subset's jobs are the whole's first ones, and each parses a prefix of its file: a score
+    file is one piece, and an ABC job takes the first ``limit`` tunes of its file (the limit is
+    counted from ``X:`` lines, exactly as the subset's own jobs count it).
+    """
+    if CATALOG[name].unit == "files":
+        return whole[:max_pieces]
+    by_file: dict[str, list[Piece]] = {}
+    for piece in whole:
+        by_file.setdefault(piece.meta["file"], []).append(piece)
+    out: list[Piece] = []
+    for job in jobs(name, max_pieces):
+        _path, label, limit = job.args
+        out.extend(by_file.get(label, [])[:limit])
+    return out[:max_pieces]
 
 
 def _chorale_files(root: Path) -> list[Path]:

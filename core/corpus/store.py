@@ -12,8 +12,9 @@ first and the ``.json`` last, each atomically, so a reader that finds the JSON f
 Whole built-in corpora also ship parsed, as the same entries compressed (``<key>.npz`` and
 ``<key>.json.gz`` in :data:`PREBUILT_DIR`, made by ``python -m core corpus prebuild`` from a
 fresh parse of music21's own files): a first load reads them in a second instead of parsing
-for minutes. Their key holds the music21 version and :data:`CACHE_VERSION`, so another
-music21 or a parser change makes them a miss, and the corpus is parsed as before.
+for minutes, and a subset is taken from them (``builtin.subset_of_whole``). Their key holds
+the music21 version and :data:`CACHE_VERSION`, so another music21 or a parser change makes
+them a miss, and the corpus is parsed as before.
 """
 
 from __future__ import annotations
