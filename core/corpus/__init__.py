@@ -262,8 +262,10 @@ def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progre
                   use_cache: bool) -> CorpusResult:
     key = _builtin_key(name, max_pieces, kind)
     cached = store.read_cache(key) if use_cache else None
-    if cached is None and use_cache and max_pieces is not None:
-        cached = _subset_of_cached_whole(name, max_pieces, kind)
+    if cached is None and use_cache and max_pieces is not None:  # the first N of a cached whole
+        whole = store.read_cache(_builtin_key(name, None, kind))
+        if whole is not None and not whole[1]:  # each item gave one piece: positions tell which
+            cached = builtin.subset_of_whole(name, whole[0], max_pieces), []
     if cached is not None:
         pieces, skipped = cached
         if progress:
@@ -276,17 +278,6 @@ def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progre
         if use_cache and pieces and all(r.settled for r in results):
             store.write_cache(key, pieces, skipped)
     return _result(name, pieces, skipped, builtin.CATALOG[name].unit)
-
-
-def _subset_of_cached_whole(name: str, max_pieces: int,
-                            kind: str) -> tuple[list[Piece], list[tuple[str, str]]] | None:
-    """The first ``max_pieces`` items of a built-in corpus from its whole, when that is cached
-    (shipped prebuilt for every built-in corpus) and skipped nothing: then each item is one piece
-    and its position tells which. ``None`` otherwise, and the subset is parsed."""
-    whole = store.read_cache(_builtin_key(name, None, kind))
-    if whole is None or whole[1]:
-        return None
-    return builtin.subset_of_whole(name, whole[0], max_pieces), []
 
 
 # --- user files ---------------------------------------------------------------------------
