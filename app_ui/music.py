@@ -250,9 +250,9 @@ def _musicxml(midi: bytes, _piece, title: str | None, model: str | None) -> byte
 @st.cache_data(show_spinner=False, max_entries=32)
 def _score_page(musicxml: bytes, large: bool) -> str:
     """The score's pages engraved by Verovio, in a page with previous / next buttons."""
-    from core.render.engrave import score_html, score_svgs
+    from core.render import score_page
 
-    return score_html(score_svgs(musicxml, large=large), large=large)
+    return score_page(musicxml, large=large)
 
 
 SCORE_PX = {False: 560, True: 720}  # the score's frame; a page taller than that scrolls

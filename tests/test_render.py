@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import wave
 from pathlib import Path
@@ -522,8 +523,12 @@ def test_cli_renders_a_midi_file(tmp_path, capsys):
     midi.write_bytes(band().to_midi_bytes())
     assert main(["render", str(midi), "--wav", str(tmp_path / "band.wav"),
                  "--musicxml", str(tmp_path / "band.musicxml"),
+                 "--score", str(tmp_path / "band.score.html"),
                  "--roll", str(tmp_path / "band.html"), "--backend", "simple"]) == 0
     assert wav_info((tmp_path / "band.wav").read_bytes())[:3] == (2, 2, 44100)
     assert len(sounding_pitches(parse_musicxml((tmp_path / "band.musicxml").read_bytes()))) == 4
     assert "plotly" in (tmp_path / "band.html").read_text()
+    score = (tmp_path / "band.score.html").read_text()
+    assert "data-composer-score" in score
+    assert len(re.findall(r'<g [^>]*class="note"', score)) == band().n_notes  # every note engraved
     assert "simple" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""``python -m core render``: a MIDI file to WAV, MusicXML and a piano-roll HTML page."""
+"""``python -m core render``: a MIDI file to WAV, MusicXML, sheet music and a piano-roll page."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from pathlib import Path
 
 from core import atomic
 from core.corpus import read_midi
-from core.render import describe_backend, piano_roll, render_audio, to_musicxml
+from core.render import describe_backend, piano_roll, render_audio, score_page, to_musicxml
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("render", help="render a MIDI file to WAV / MusicXML / piano roll",
+    p = subparsers.add_parser("render", help="render a MIDI file to WAV / MusicXML / sheet music "
+                              "/ piano roll",
                               description=__doc__)
     p.add_argument("midi", type=Path, help="input .mid file")
     p.add_argument("--wav", type=Path, help="write audio here (16-bit PCM WAV)")
     p.add_argument("--musicxml", type=Path, help="write a MusicXML score here")
+    p.add_argument("--score", type=Path, help="write the sheet music (engraved by Verovio) as a "
+                   "standalone HTML page")
     p.add_argument("--roll", type=Path, help="write the piano roll as a standalone HTML page")
     p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
     p.add_argument("--backend", choices=["auto", "fluidsynth", "simple"], default="auto")
@@ -28,7 +31,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     if args.info:
         print(json.dumps(describe_backend(), indent=2))
-    if not (args.wav or args.musicxml or args.roll):
+    if not (args.wav or args.musicxml or args.score or args.roll):
         return 0
     pm = read_midi(args.midi)  # a user's file: bounded and sandboxed like every MIDI upload
     if args.wav:
@@ -36,9 +39,13 @@ def run_cli(args: argparse.Namespace) -> int:
         atomic.write_bytes(args.wav, audio.wav_bytes())
         print(f"{args.wav}: {audio.duration:.1f} s, {audio.backend}"
               + (f" (warning: {audio.warning})" if audio.warning else ""))
+    musicxml = to_musicxml(pm, title=args.midi.stem) if args.musicxml or args.score else None
     if args.musicxml:
-        atomic.write_bytes(args.musicxml, to_musicxml(pm, title=args.midi.stem))
+        atomic.write_bytes(args.musicxml, musicxml)
         print(f"{args.musicxml}: MusicXML")
+    if args.score:
+        atomic.write_text(args.score, score_page(musicxml))
+        print(f"{args.score}: sheet music")
     if args.roll:
         atomic.write_text(args.roll, piano_roll(pm, title=args.midi.stem).to_html())
         print(f"{args.roll}: piano roll")

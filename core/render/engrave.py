@@ -2,7 +2,8 @@
 
 :func:`score_svgs` renders the MusicXML that :func:`core.render.to_musicxml` writes (one SVG per
 page: a long piece is several pages); :func:`score_html` wraps them in a self-contained page
-with previous / next buttons (no network: the SVGs carry their own glyphs). Verovio is imported
+with previous / next buttons (no network: the SVGs carry their own glyphs); :func:`score_page`
+does both.  Verovio is imported
 on first use; one toolkit is reused, behind a lock (it is not thread-safe).
 """
 
@@ -52,6 +53,12 @@ def score_svgs(musicxml: bytes | str, *, large: bool = False) -> list[str]:
         if not tk.loadData(text) or tk.getPageCount() < 1:
             raise ValueError("the score could not be engraved (Verovio cannot read it)")
         return [tk.renderToSVG(page) for page in range(1, tk.getPageCount() + 1)]
+
+
+def score_page(musicxml: bytes | str, *, large: bool = False) -> str:
+    """The score in ``musicxml`` engraved (:func:`score_svgs`) in a page of its own
+    (:func:`score_html`); ``ValueError`` as :func:`score_svgs`."""
+    return score_html(score_svgs(musicxml, large=large), large=large)
 
 
 def score_html(pages: list[str], *, large: bool = False) -> str:
