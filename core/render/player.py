@@ -18,6 +18,7 @@ import json
 import wave
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,14 @@ def player_data(music: Music, audio_seconds: float = 0.0) -> dict:
 
 
 def _script_text(text: str) -> str:
-    """Text that cannot end the ``<script>`` element it sits in."""
+    """Script text that cannot end the ``<script>`` element it sits in."""
     return text.replace("</", "<\\/")
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as JSON that the HTML parser reads as plain text inside ``<script>``: no ``<``
+    at all (a MIDI track named ``<!--<script`` would otherwise swallow the rest of the page)."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def player_html(music: Music, wav: bytes | None, *, height: int = 320, large: bool = False,
@@ -72,9 +79,9 @@ def player_html(music: Music, wav: bytes | None, *, height: int = 320, large: bo
     ``large`` makes text, buttons and playhead bigger (demo mode).
     """
     seconds = wav_seconds(wav) if wav else 0.0
-    data = json.dumps(player_data(music, seconds), separators=(",", ":"))
+    data = player_data(music, seconds)
     legend = "".join(f'<span style="--c:{lane["color"]}">{html.escape(lane["name"])}</span>'
-                     for lane in json.loads(data)["lanes"])
+                     for lane in data["lanes"])
     sound, sound_type = (preview, "audio/ogg") if preview and wav else (wav, "audio/wav")
     audio = base64.b64encode(sound).decode("ascii") if sound else ""
     return f"""<!doctype html>
@@ -89,7 +96,7 @@ def player_html(music: Music, wav: bytes | None, *, height: int = 320, large: bo
   <audio controls preload="auto"></audio>
   <div class="cs-tip"></div>
 </div>
-<script id="cs-data" type="application/json">{_script_text(data)}</script>
+<script id="cs-data" type="application/json">{_script_json(data)}</script>
 <script id="cs-audio" data-type="{sound_type}" type="text/plain">{audio}</script>
 <script>{_script_text(asset("player.js"))}</script>
 </body></html>"""
