@@ -339,8 +339,9 @@ def test_a_subset_comes_from_the_shipped_whole_and_equals_a_fresh_parse(name, n)
 def test_a_subset_of_a_whole_that_skipped_something_is_parsed(no_prebuilt, monkeypatch):
     """Positions tell which item a piece came from only when every item gave one piece."""
     whole = corpus.load("bach-chorales", max_pieces=4, use_cache=False).pieces
-    key = corpus._builtin_key("bach-chorales", None, "melodic")
+    key = corpus.builtin.cache_key("bach-chorales", None, "melodic")
     store.write_cache(key, whole, [("bach/bwv347.mxl", "could not parse")])
+    assert not corpus.is_cached("bach-chorales", 2)
     calls = []
     result = corpus.load("bach-chorales", max_pieces=2, progress=lambda *a: calls.append(a))
     assert len(calls) == 2 and [p.name for p in result.pieces] == [p.name for p in whole[:2]]

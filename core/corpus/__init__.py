@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,17 +235,18 @@ def is_cached(source: Any, max_pieces: int | None = None, kind: str = "melodic")
     (parsing a whole corpus takes minutes); other sources count as cached."""
     if not (isinstance(source, str) and source in BUILTIN):
         return True
-    return store.has_cache(_builtin_key(source, max_pieces, kind)) or (
-        max_pieces is not None and store.has_cache(_builtin_key(source, None, kind)))
+    return store.has_cache(builtin.cache_key(source, max_pieces, kind)) or (
+        max_pieces is not None and builtin.cached_subset(source, max_pieces, kind) is not None)
 
 
 def prebuild(name: str, *, fresh: bool = True, progress: Progress | None = None) -> Path:
     """Parse the whole built-in corpus ``name`` and store it as a shipped entry
     (``store.write_prebuilt``), so every first load of it is quick. ``fresh=False`` takes
-    this machine's cache entry when there is one (it is that same parse, made earlier)."""
+    the cached entry when there is one (this machine's, else the shipped one: the same parse,
+    made earlier)."""
     if name not in BUILTIN:
         raise ValueError(f"unknown built-in corpus {name!r}; choose one of {', '.join(BUILTIN)}")
-    key = _builtin_key(name, None, "melodic")
+    key = builtin.cache_key(name, None, "melodic")
     cached = None if fresh else store.read_cache(key)
     if cached is None:
         result = _load_builtin(name, None, "melodic", progress, use_cache=False)
@@ -254,18 +254,12 @@ def prebuild(name: str, *, fresh: bool = True, progress: Progress | None = None)
     return store.write_prebuilt(key, *cached)
 
 
-def _builtin_key(name: str, max_pieces: int | None, kind: str) -> str:
-    return store.cache_key("builtin", name, max_pieces, kind, importlib.metadata.version("music21"))
-
-
 def _load_builtin(name: str, max_pieces: int | None, kind: str, progress: Progress | None,
                   use_cache: bool) -> CorpusResult:
-    key = _builtin_key(name, max_pieces, kind)
+    key = builtin.cache_key(name, max_pieces, kind)
     cached = store.read_cache(key) if use_cache else None
-    if cached is None and use_cache and max_pieces is not None:  # the first N of a cached whole
-        whole = store.read_cache(_builtin_key(name, None, kind))
-        if whole is not None and not whole[1]:  # each item gave one piece: positions tell which
-            cached = builtin.subset_of_whole(name, whole[0], max_pieces), []
+    if cached is None and use_cache and max_pieces is not None:
+        cached = builtin.cached_subset(name, max_pieces, kind)
     if cached is not None:
         pieces, skipped = cached
         if progress:

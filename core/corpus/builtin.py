@@ -6,11 +6,13 @@ comes from music21's chorale iterator); the jobs import it inside the workers.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.corpus import store
 from core.corpus.sandbox import Job, Outcome, Unusable
 from core.piece import Piece
 
@@ -58,6 +60,23 @@ def jobs(name: str, max_pieces: int | None) -> list[Job]:
     folders = {"essen-folk": ["essenFolksong"], "fiddle-tunes": ["oneills1850", "ryansMammoth"]}
     files = [p for folder in folders[name] for p in sorted((root / folder).glob("*.abc"))]
     return _abc_jobs(files, root, max_pieces)
+
+
+def cache_key(name: str, max_pieces: int | None, kind: str) -> str:
+    """The corpus cache's key of the first ``max_pieces`` items (``None``: all) of ``name``."""
+    return store.cache_key("builtin", name, max_pieces, kind, importlib.metadata.version("music21"))
+
+
+def cached_subset(name: str, max_pieces: int, kind: str) -> tuple[list[Piece], store.Skipped] | None:
+    """The first ``max_pieces`` items of ``name`` taken from its cached whole (this machine's, or
+    the shipped prebuilt one) and cached under their own key; ``None`` when the whole is not
+    cached or skipped something (then positions do not tell which item a piece came from)."""
+    whole = store.read_cache(cache_key(name, None, kind))
+    if whole is None or whole[1]:
+        return None
+    pieces = subset_of_whole(name, whole[0], max_pieces)
+    store.write_cache(cache_key(name, max_pieces, kind), pieces, [])
+    return pieces, []
 
 
 def subset_of_whole(name: str, whole: list[Piece], max_pieces: int) -> list[Piece]:
