@@ -2,16 +2,19 @@
 
 import streamlit as st
 
-from app_ui.routing import entered
+from app_ui.ready import serving
+from app_ui.routing import routing
 
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
 # The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server
 # settings: .streamlit/config.toml, read before the first request.
-entered()  # the page run below was routed here (app_ui.routing)
-st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
-    st.Page("pages/generate.py", title="Generate", icon=":material/tune:"),
-]).run()
+# routing: the page run below was routed here (app_ui.routing); serving: a visitor is being
+# served, so Home's pool composes nothing ahead meanwhile (app_ui.ready)
+with routing(), serving():
+    st.navigation([
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+        st.Page("pages/generate.py", title="Generate", icon=":material/tune:"),
+    ]).run()

@@ -49,9 +49,15 @@ def home_piece(run_dir: str | Path) -> Composition:
 
 
 @contextlib.contextmanager
-def serving(run_dir: str | Path) -> Iterator[None]:
-    """Around a visitor's page run: the pool makes nothing ahead until it ends."""
-    pool = _home_pool(run_dir)
+def serving() -> Iterator[None]:
+    """Around every visitor's page run, whichever the page (``streamlit_app.py``): Home's pool
+    makes nothing ahead until it ends, so it never competes with a visitor for the CPU."""
+    try:
+        run = default_run()
+        pool = _home_pool(run.path) if run is not None else None
+    except Exception:  # e.g. an unreadable runs folder: the page itself says what is wrong
+        log.exception("no Home pool to hold while serving")
+        pool = None
     with pool.busy() if pool else contextlib.nullcontext():
         yield
 

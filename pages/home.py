@@ -6,7 +6,7 @@ from app_ui import action, page_guard
 from app_ui.charts import empty_roll
 from app_ui.layout import header
 from app_ui.music import default_run, show_composition, warm_up
-from app_ui.ready import home_piece, serving
+from app_ui.ready import home_piece
 from app_ui.routing import routed_page
 
 routed_page()  # a deep link to this page still runs streamlit_app.py first
@@ -25,20 +25,19 @@ with page_guard("Home"):
         st.warning("No model is installed yet, so there is nothing to compose with.", icon=":material/piano:")
         st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
     else:
-        with serving(run.path):  # Home's pool composes nothing while this visitor is served
-            with st.spinner("Warming up the model and the synthesizer…"):
-                warm_up(str(run.path))  # cached per process: only the first visit waits
-            if st.button("Compose", icon=":material/music_note:", key="home_compose", type="primary", width="stretch"):
-                with action("Composing", hint="Press Compose again, or choose another model on the "
-                            "Generate page."):
-                    with st.spinner("Composing…"):
-                        st.session_state["home_result"] = home_piece(run.path)
-            result = st.session_state.get("home_result")
-            if result is None:
-                st.plotly_chart(empty_roll("Your piece will appear here"), key="home_empty_roll",
-                                width="stretch")
-            else:
-                show_composition(result, key="home_result", roll_height=320)
-                st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
-                             icon=":material/tune:")
+        with st.spinner("Warming up the model and the synthesizer…"):
+            warm_up(str(run.path))  # cached per process: only the first visit waits
+        if st.button("Compose", icon=":material/music_note:", key="home_compose", type="primary", width="stretch"):
+            with action("Composing", hint="Press Compose again, or choose another model on the "
+                        "Generate page."):
+                with st.spinner("Composing…"):
+                    st.session_state["home_result"] = home_piece(run.path)
+        result = st.session_state.get("home_result")
+        if result is None:
+            st.plotly_chart(empty_roll("Your piece will appear here"), key="home_empty_roll",
+                            width="stretch")
+        else:
+            show_composition(result, key="home_result", roll_height=320)
+            st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
+                         icon=":material/tune:")
         st.caption(f"Model: `{run.name}` — see its model card in the Gallery.")

@@ -8,6 +8,7 @@ at a temporary data folder (``COMPOSER_DATA``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -80,6 +81,24 @@ def players(at) -> list[str]:
 
 
 # --- pages -----------------------------------------------------------------------------------
+def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
+    """``streamlit_app.py`` runs every page, not only Home, inside ``app_ui.ready.serving``: the
+    pool composes ahead only while no visitor is being served."""
+    import app_ui.ready
+
+    runs = []
+
+    @contextlib.contextmanager
+    def recording():
+        runs.append("in")
+        yield
+        runs.append("out")
+    monkeypatch.setattr(app_ui.ready, "serving", recording)
+    for name in ("home", "corpus", "train", "gallery", "generate"):
+        ok(page(name))
+    assert runs == ["in", "out"] * 5
+
+
 def test_entry_point_routes_to_home(app_env):
     at = page("home")
     ok(at)
