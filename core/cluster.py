@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -37,7 +37,6 @@ class Cluster:
 
     addresses: tuple[str, ...] = ()
     index: int = 0
-    tf_config: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def workers(self) -> int:
@@ -82,7 +81,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Cluster:
     place = index if kind == "chief" else index + len(chief)
     if not addresses or not 0 <= place < len(addresses) or (kind == "chief" and index != 0):
         raise ValueError(f"TF_CONFIG's task {kind} {index} is not in its cluster")
-    return Cluster(addresses, place, config)
+    return Cluster(addresses, place)
 
 
 def tf_config(addresses: Sequence[str], index: int) -> str:
@@ -124,21 +123,15 @@ def run_local(n: int, argv: Sequence[str], *, log: Callable[[str], None] = print
     passed on to every worker (the job saves a checkpoint and stops together). When a worker
     ends badly the others are stopped (SIGTERM, then SIGKILL after ``GRACE_S``) and
     ``on_failure(index, message)`` is called with which worker it was and what happened.
-    Returns the chief's exit code, or the first failed worker's.
+    Workers still running ``GRACE_S`` after the chief finished are stopped the same way, and
+    so are all of them when this function is left by an exception (Ctrl-C). Returns the
+    chief's exit code, or the failed worker's.
     """
     if n < 1:
         raise ValueError("--local-workers needs at least 1 worker")
     addresses = [f"localhost:{p}" for p in free_ports(n)]
     procs: list[subprocess.Popen] = []
-    for i in range(n):
-        env = {**os.environ, "TF_CONFIG": tf_config(addresses, i), "PYTHONUNBUFFERED": "1"}
-        procs.append(subprocess.Popen([sys.executable, "-m", "core", "train", *argv], cwd=cwd,
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL))
-    pumps = [threading.Thread(target=_pump, args=(p, "" if i == 0 else f"worker {i}: ", log),
-                              daemon=True) for i, p in enumerate(procs)]
-    for t in pumps:
-        t.start()
+    pumps: list[threading.Thread] = []
 
     def forward(signum, frame):
         for p in procs:
@@ -146,43 +139,72 @@ def run_local(n: int, argv: Sequence[str], *, log: Callable[[str], None] = print
                 p.send_signal(signum)
     previous = signal.signal(signal.SIGTERM, forward)
     try:
+        for i in range(n):
+            env = {**os.environ, "TF_CONFIG": tf_config(addresses, i), "PYTHONUNBUFFERED": "1"}
+            procs.append(subprocess.Popen(  # a session each: a kill reaches its parse workers
+                [sys.executable, "-m", "core", "train", *argv], cwd=cwd, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True))
+            pumps.append(threading.Thread(target=_pump, daemon=True, args=(
+                procs[-1], "" if i == 0 else f"worker {i}: ", log)))
+            pumps[-1].start()
         failed = _wait(procs)
-        if failed is not None:
-            i, code = failed
-            message = (f"worker {i} of {n} ended ({_describe_exit(code)}), so the job ended; "
-                       "resume to continue from the last checkpoint")
-            deadline = time.time() + GRACE_S
-            for p in procs:
-                if p.poll() is None:
-                    p.terminate()
-            for p in procs:
-                if p.poll() is None:
-                    try:
-                        p.wait(max(deadline - time.time(), 0.1))
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait()
-            log(f"error: {message}")
-            if on_failure is not None:
-                on_failure(i, message)
-            return code if code > 0 else 1
-        return procs[0].returncode
+        if failed is None:
+            return procs[0].returncode
+        i, code = failed
+        message = (f"worker {i} of {n} ended ({_describe_exit(code)}), so the job ended; "
+                   "resume to continue from the last checkpoint")
+        _stop(procs)
+        log(f"error: {message}")
+        if on_failure is not None:
+            on_failure(i, message)
+        return code if code > 0 else 1
     finally:
+        _stop(procs)  # nothing is left running, however this ends
         signal.signal(signal.SIGTERM, previous)
         for t in pumps:
             t.join(timeout=5)
+        for p in procs:
+            if p.stdout is not None:
+                p.stdout.close()
 
 
 def _wait(procs: list[subprocess.Popen]) -> tuple[int, int] | None:
-    """Wait until every worker has ended (``None``) or one ended badly (its index and code)."""
+    """Wait until every worker has ended well (``None``) or one ended badly: ``(index, code)`` of
+    the first seen, a worker before the chief when both are seen at once (the chief's end is
+    usually the other's consequence). Once the chief has ended well the others' ends do not
+    count, and ``GRACE_S`` later this returns ``None`` even if some still run."""
+    chief_done = None
     while True:
         codes = [p.poll() for p in procs]
-        for i, code in enumerate(codes):
-            if code not in (None, 0):
-                return i, code
-        if all(c == 0 for c in codes):
+        bad = [i for i, code in enumerate(codes) if code not in (None, 0)]
+        if bad and chief_done is None:
+            i = next((j for j in bad if j != 0), bad[0])
+            return i, codes[i]
+        if all(code is not None for code in codes) or (
+                chief_done is not None and time.monotonic() - chief_done > GRACE_S):
             return None
+        if codes[0] == 0 and chief_done is None:
+            chief_done = time.monotonic()
         time.sleep(0.2)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to every worker still running, then SIGKILL to its whole session after
+    ``GRACE_S``."""
+    live = [p for p in procs if p.poll() is None]
+    for p in live:
+        p.terminate()
+    deadline = time.monotonic() + GRACE_S
+    for p in live:
+        try:
+            p.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
 
 
 def _pump(proc: subprocess.Popen, prefix: str, log: Callable[[str], None]) -> None:

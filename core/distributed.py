@@ -6,7 +6,9 @@
 - **Batches**: the batch size is per replica (per device); one step's global batch is that times
   the replicas in sync. Every worker builds the same global batches (same pieces, same seed) and
   feeds its own replicas only their rows of each (rows ``r::R`` for replica ``r`` of ``R``), so
-  the data is sharded per worker and a step is the single-device step over the global batch.
+  the data is sharded per worker and a step is the single-device step over the global batch
+  (exactly so when its rows divide evenly among the replicas; in a last, smaller batch each
+  replica's mean weighs the same).
   :func:`sharded` makes that a ``tf.distribute`` dataset (``distribute_datasets_from_function``:
   no auto-sharding, no rebatching behind our back), repeated over epochs with a reshuffle
   between them, so ``fit`` runs ``steps_per_epoch`` steps on every worker alike.

@@ -54,6 +54,70 @@ def test_free_ports_are_distinct():
     assert len(set(ports)) == 4 and all(p > 0 for p in ports)
 
 
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+STUBBORN = python("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, "
+                  "signal.SIG_IGN); subprocess.Popen([sys.executable, '-c', 'import time; "
+                  "time.sleep(600)']); print('up', flush=True); time.sleep(600)")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_with_its_children(monkeypatch):
+    monkeypatch.setattr(cluster, "GRACE_S", 0.5)
+    proc = subprocess.Popen(STUBBORN, stdout=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout.readline() == b"up\n"
+    children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    assert children
+    cluster._stop([proc])
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.2)
+    assert not any(alive(c) for c in children)
+
+
+def test_the_first_failure_is_a_worker_before_the_chief_and_a_finished_chief_ends_the_wait(
+        monkeypatch):
+    monkeypatch.setattr(cluster, "GRACE_S", 0.5)
+    both = [subprocess.Popen(python("import sys; sys.exit(3)")) for _ in range(2)]
+    for p in both:
+        p.wait()
+    assert cluster._wait(both) == (1, 3)
+    hung = subprocess.Popen(python("import time; time.sleep(600)"))
+    try:
+        chief = subprocess.Popen(python("pass"))
+        start = time.monotonic()
+        assert cluster._wait([chief, hung]) is None
+        assert time.monotonic() - start < 5
+    finally:
+        hung.kill()
+        hung.wait()
+
+
+def test_workers_already_started_are_stopped_when_starting_another_fails(monkeypatch):
+    monkeypatch.setattr(cluster, "GRACE_S", 0.5)
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(argv, **kwargs):
+        if started:
+            raise OSError("no more processes")
+        started.append(real_popen(python("import time; time.sleep(600)"), **kwargs))
+        return started[-1]
+    monkeypatch.setattr(cluster.subprocess, "Popen", popen)
+    with pytest.raises(OSError):
+        cluster.run_local(2, ["--run-dir", "unused"], log=lambda m: None)
+    assert started[0].poll() is not None  # not left waiting for its cluster
+
+
 def test_each_replica_gets_its_rows_of_the_global_batch():
     x = np.arange(10 * 3).reshape(10, 3)
     batch = ({"features": x, "cells": x + 1}, x, x * 0.5)
