@@ -68,7 +68,10 @@ def start() -> threading.Thread:
         run = default_run()
         if run is None:
             return
-        warm_up(str(run.path))
+        try:
+            warm_up(str(run.path))
+        except Exception:  # e.g. no soundfont: the first Compose says why, on the page
+            log.exception("warming up %s failed", run.name)
         _home_pool(run.path)
         log.info("warm: %s", run.name)
 

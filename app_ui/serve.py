@@ -26,10 +26,17 @@ def _keep_keras_state() -> None:
     imported (a guard for apps that build models in their script). This app builds none in a
     script (models are loaded once per process and generate in NumPy), and the call was 40 % of
     the server's script-thread time with ten visitors pressing Compose at once (py-spy), so it
-    is left out. ``tests/test_serving.py`` fails if Streamlit moves the hook."""
+    is left out; the hook's other half, closing pyplot's figures, stays. ``tests/test_serving.py``
+    fails if Streamlit moves the hook."""
     from streamlit.runtime.scriptrunner import script_runner
 
-    script_runner._clean_problem_modules = lambda: None
+    script_runner._clean_problem_modules = _close_pyplot_figures
+
+
+def _close_pyplot_figures() -> None:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
 
 
 def _warm_when_serving() -> None:

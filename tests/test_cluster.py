@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,6 +154,15 @@ def test_a_non_chief_worker_writes_nothing(tmp_path):
     view.write_status(state="running")
     view.append_history({"epoch": 1, "loss": 1.0})
     assert not run.path.exists() and view.status == {"state": "unknown"}
+
+
+def test_the_non_chief_view_drops_every_write_a_run_has():
+    """A write method added to ``Run`` must be added to ``ReadOnlyRun.WRITES`` too, or every
+    worker of a cluster would write the run folder."""
+    writes = {name for name, member in vars(Run).items()
+              if inspect.isfunction(member) and not name.startswith("_")
+              and re.search(r"atomic\.|\.unlink\(|_write_|open\(", inspect.getsource(member))}
+    assert writes == set(distributed.ReadOnlyRun.WRITES)
 
 
 def test_local_workers_are_refused_inside_a_cluster(monkeypatch, capsys):

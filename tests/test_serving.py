@@ -39,6 +39,26 @@ def test_the_per_run_keras_reset_the_launcher_leaves_out_is_where_it_was():
     assert "_log_if_error(_clean_problem_modules)" in inspect.getsource(script_runner.ScriptRunner)
 
 
+def test_the_launchers_per_run_hook_keeps_keras_and_closes_pyplot_figures(monkeypatch):
+    import keras
+    import matplotlib
+    from streamlit.runtime.scriptrunner import script_runner
+
+    from app_ui import serve
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(script_runner, "_clean_problem_modules",
+                        script_runner._clean_problem_modules)  # restored after the test
+    serve._keep_keras_state()
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: cleared.append(1))
+    plt.figure()
+    script_runner._clean_problem_modules()
+    assert plt.get_fignums() == [] and cleared == []
+
+
 def test_the_launcher_sets_streamlits_upload_cap_from_composer_upload_mb(monkeypatch):
     from app_ui.serve import streamlit_argv
 
