@@ -171,6 +171,13 @@ def test_local_workers_are_refused_inside_a_cluster(monkeypatch, capsys):
     assert "TF_CONFIG is set" in capsys.readouterr().err
 
 
+def test_zero_local_workers_is_a_plain_error(tmp_path, capsys):
+    run_dir = tmp_path / "x"
+    assert main(["train", "--corpus", "bach-chorales", "--run-dir", str(run_dir),
+                 "--local-workers", "0"]) == 2
+    assert "needs at least 1 worker" in capsys.readouterr().err and not run_dir.exists()
+
+
 # --- real 2-worker trainings ---------------------------------------------------------------
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}

@@ -52,8 +52,6 @@ def _cli_train(args: argparse.Namespace) -> int:
 
 def _local_cluster(args: argparse.Namespace, spec: TrainSpec) -> int:
     """``--local-workers N``: the same command as N workers of one cluster on this machine."""
-    if args.local_workers < 1:
-        raise ValueError("--local-workers needs at least 1 worker")
     if os.environ.get("TF_CONFIG"):
         raise ValueError("TF_CONFIG is set: this process is already a worker of a cluster; "
                          "leave out --local-workers")

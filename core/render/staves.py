@@ -70,7 +70,8 @@ def staves(chords: list[Chord], program: int = 0) -> list[Staff]:
     if satb is not None:
         return [Staff(satb[:2], "treble", ("up", "down")), Staff(satb[2:], "bass", ("up", "down"))]
     pitches = [p for _, _, keys in chords for p, _ in keys]
-    polyphonic = len(voices(chords)) > 1 or any(len(keys) > 1 for _, _, keys in chords)
+    lines = voices(chords)
+    polyphonic = len(lines) > 1 or any(len(keys) > 1 for _, _, keys in chords)
     if program in KEYBOARDS and pitches and polyphonic and min(pitches) < WIDE[0] and max(pitches) > WIDE[1]:
         right, left = [], []
         for start, end, keys in chords:
@@ -79,7 +80,7 @@ def staves(chords: list[Chord], program: int = 0) -> list[Staff]:
                 if part:
                     hand.append((start, end, tuple(part)))
         return [Staff(voices(right), "treble"), Staff(voices(left), "bass")]
-    return [Staff(voices(chords))]
+    return [Staff(lines)]
 
 
 def four_voices(chords: list[Chord]) -> list[list[Chord]] | None:
