@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -31,9 +32,15 @@ def _compose_home(run_dir: str) -> Composition:
     return compose(run_dir, **HOME_OPTIONS)[0]
 
 
+#: Every pool made in this process (Streamlit's cache holds them; serving() holds them off).
+_POOLS: weakref.WeakSet[ReadyPool] = weakref.WeakSet()
+
+
 @st.cache_resource(show_spinner=False)
 def _pool(run_dir: str, size: int) -> ReadyPool[Composition]:
-    return ReadyPool(lambda: _compose_home(run_dir), size, name=f"ready {Path(run_dir).name}")
+    pool = ReadyPool(lambda: _compose_home(run_dir), size, name=f"ready {Path(run_dir).name}")
+    _POOLS.add(pool)
+    return pool
 
 
 def _home_pool(run_dir: str | Path) -> ReadyPool[Composition] | None:
@@ -50,15 +57,12 @@ def home_piece(run_dir: str | Path) -> Composition:
 
 @contextlib.contextmanager
 def serving() -> Iterator[None]:
-    """Around every visitor's page run, whichever the page (``streamlit_app.py``): Home's pool
-    makes nothing ahead until it ends, so it never competes with a visitor for the CPU."""
-    try:
-        run = default_run()
-        pool = _home_pool(run.path) if run is not None else None
-    except Exception:  # e.g. an unreadable runs folder: the page itself says what is wrong
-        log.exception("no Home pool to hold while serving")
-        pool = None
-    with pool.busy() if pool else contextlib.nullcontext():
+    """Around every visitor's page run, whichever the page (``streamlit_app.py``): the pools
+    made so far make nothing ahead until it ends, so they never compete with a visitor for the
+    CPU. (It makes no pool: Home and the start-up warm-up do.)"""
+    with contextlib.ExitStack() as held:
+        for pool in list(_POOLS):
+            held.enter_context(pool.busy())
         yield
 
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,26 @@ def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
     for name in ("home", "corpus", "train", "gallery", "generate"):
         ok(page(name))
     assert runs == ["in", "out"] * 5
+
+
+def test_serving_holds_off_every_pool_made_so_far(monkeypatch):
+    import weakref
+
+    import app_ui.ready
+    from core.pool import ReadyPool
+
+    monkeypatch.setattr(app_ui.ready, "_POOLS", weakref.WeakSet())
+    pool = ReadyPool(object, size=1, idle_s=0.05)
+    app_ui.ready._POOLS.add(pool)
+    try:
+        assert pool.wait_full(5)
+        with app_ui.ready.serving():
+            pool.take()
+            time.sleep(0.5)
+            assert len(pool) == 0  # a visitor is being served: nothing made ahead
+        assert pool.wait_full(5)
+    finally:
+        pool.close()
 
 
 def test_entry_point_routes_to_home(app_env):
