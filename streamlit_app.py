@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from app_ui.ready import serving
 from app_ui.routing import routing
+from core.pool import all_busy
 
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
 # The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server
 # settings: .streamlit/config.toml, read before the first request.
-# routing: the page run below was routed here (app_ui.routing); serving: a visitor is being
-# served, so Home's pool composes nothing ahead meanwhile (app_ui.ready)
-with routing(), serving():
+# routing: the page run below was routed here (app_ui.routing); all_busy: a visitor is being
+# served, so Home's pool of pieces composed ahead (app_ui.ready) makes nothing meanwhile
+with routing(), all_busy():
     st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/corpus.py", title="Corpus", icon=":material/library_music:"),

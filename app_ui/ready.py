@@ -7,12 +7,9 @@ visitor. :func:`start` warms the model, the synthesizer and the pool when the se
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import weakref
 from pathlib import Path
-from typing import Iterator
 
 import streamlit as st
 
@@ -32,15 +29,9 @@ def _compose_home(run_dir: str) -> Composition:
     return compose(run_dir, **HOME_OPTIONS)[0]
 
 
-#: Every pool made in this process (Streamlit's cache holds them; serving() holds them off).
-_POOLS: weakref.WeakSet[ReadyPool] = weakref.WeakSet()
-
-
 @st.cache_resource(show_spinner=False)
 def _pool(run_dir: str, size: int) -> ReadyPool[Composition]:
-    pool = ReadyPool(lambda: _compose_home(run_dir), size, name=f"ready {Path(run_dir).name}")
-    _POOLS.add(pool)
-    return pool
+    return ReadyPool(lambda: _compose_home(run_dir), size, name=f"ready {Path(run_dir).name}")
 
 
 def _home_pool(run_dir: str | Path) -> ReadyPool[Composition] | None:
@@ -53,17 +44,6 @@ def home_piece(run_dir: str | Path) -> Composition:
     """A fresh Home piece by the run in ``run_dir`` that no other visitor gets."""
     pool = _home_pool(run_dir)
     return pool.take() if pool else _compose_home(str(run_dir))
-
-
-@contextlib.contextmanager
-def serving() -> Iterator[None]:
-    """Around every visitor's page run, whichever the page (``streamlit_app.py``): the pools
-    made so far make nothing ahead until it ends, so they never compete with a visitor for the
-    CPU. (It makes no pool: Home and the start-up warm-up do.)"""
-    with contextlib.ExitStack() as held:
-        for pool in list(_POOLS):
-            held.enter_context(pool.busy())
-        yield
 
 
 def start() -> threading.Thread:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from typing import Callable, Generic, Iterator, TypeVar
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,18 @@ T = TypeVar("T")
 
 #: Seconds the filler waits after ``make`` fails before it tries again.
 RETRY_AFTER_S = 30.0
+
+_LIVE: weakref.WeakSet[ReadyPool] = weakref.WeakSet()  # every pool of this process
+
+
+@contextlib.contextmanager
+def all_busy() -> Iterator[None]:
+    """:meth:`ReadyPool.busy` on every pool of this process at once (e.g. around any visitor's
+    page run, whichever page it is)."""
+    with contextlib.ExitStack() as held:
+        for pool in list(_LIVE):
+            held.enter_context(pool.busy())
+        yield
 
 
 class ReadyPool(Generic[T]):
@@ -47,6 +60,7 @@ class ReadyPool(Generic[T]):
         self.made_now = 0     # results made on the spot because none was ready
         self._thread = threading.Thread(target=self._fill, name=name, daemon=True)
         self._thread.start()
+        _LIVE.add(self)
 
     def __len__(self) -> int:
         with self._lock:

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -83,9 +82,9 @@ def players(at) -> list[str]:
 
 # --- pages -----------------------------------------------------------------------------------
 def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
-    """``streamlit_app.py`` runs every page, not only Home, inside ``app_ui.ready.serving``: the
+    """``streamlit_app.py`` runs every page, not only Home, inside ``core.pool.all_busy``: the
     pool composes ahead only while no visitor is being served."""
-    import app_ui.ready
+    import core.pool
 
     runs = []
 
@@ -94,30 +93,10 @@ def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
         runs.append("in")
         yield
         runs.append("out")
-    monkeypatch.setattr(app_ui.ready, "serving", recording)
+    monkeypatch.setattr(core.pool, "all_busy", recording)
     for name in ("home", "corpus", "train", "gallery", "generate"):
         ok(page(name))
     assert runs == ["in", "out"] * 5
-
-
-def test_serving_holds_off_every_pool_made_so_far(monkeypatch):
-    import weakref
-
-    import app_ui.ready
-    from core.pool import ReadyPool
-
-    monkeypatch.setattr(app_ui.ready, "_POOLS", weakref.WeakSet())
-    pool = ReadyPool(object, size=1, idle_s=0.05)
-    app_ui.ready._POOLS.add(pool)
-    try:
-        assert pool.wait_full(5)
-        with app_ui.ready.serving():
-            pool.take()
-            time.sleep(0.5)
-            assert len(pool) == 0  # a visitor is being served: nothing made ahead
-        assert pool.wait_full(5)
-    finally:
-        pool.close()
 
 
 def test_entry_point_routes_to_home(app_env):

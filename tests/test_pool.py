@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.pool import ReadyPool
+from core.pool import ReadyPool, all_busy
 
 
 class Counter:
@@ -107,3 +107,19 @@ def test_a_failing_make_reaches_the_visitor_with_its_message():
 def test_a_pool_of_nothing_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         ReadyPool(Counter(), size=0)
+
+
+def test_all_busy_holds_off_every_pool_of_the_process():
+    """What ``streamlit_app.py`` wraps every page run in."""
+    pools = [ReadyPool(object, size=1, idle_s=0.05) for _ in range(2)]
+    try:
+        assert all(pool.wait_full(5) for pool in pools)
+        with all_busy():
+            for pool in pools:
+                pool.take()
+            time.sleep(0.5)
+            assert [len(pool) for pool in pools] == [0, 0]  # a visitor is served: nothing made
+        assert all(pool.wait_full(5) for pool in pools)
+    finally:
+        for pool in pools:
+            pool.close()
