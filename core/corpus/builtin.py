@@ -75,7 +75,8 @@ def cached_subset(name: str, max_pieces: int, kind: str) -> tuple[list[Piece], s
     if whole is None or whole[1]:
         return None
     pieces = subset_of_whole(name, whole[0], max_pieces)
-    store.write_cache(cache_key(name, max_pieces, kind), pieces, [])
+    if len(pieces) < len(whole[0]):  # (a "subset" of it all is the whole, cached already)
+        store.write_cache(cache_key(name, max_pieces, kind), pieces, [])
     return pieces, []
 
 
