@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_ui.routing import routing
-from core.pool import all_busy
+from core.generation.pool import all_busy
 
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
 # The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server

@@ -18,7 +18,7 @@ NAMES = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "tr
          "mse": "pre-training squared error", "val_mse": "squared error (validation)",
          "d_accuracy": "discriminator accuracy", "val_d_accuracy": "discriminator accuracy (validation)",
          "frozen_d": "batches with D frozen", "frozen_g": "batches with G frozen"}
-#: A GAN's panels (``core.crnngan``): it has no single loss to watch.
+#: A GAN's panels (``core.models.crnngan``): it has no single loss to watch.
 GAN_PANELS = ((("Losses (a balance, not a descent)", ("d_loss", "val_d_loss", "g_loss", "val_g_loss",
                                                        "mse", "val_mse"))),
               (("Discriminator accuracy (0.5: fooled)", ("d_accuracy", "val_d_accuracy", "frozen_d",

@@ -22,7 +22,7 @@ import streamlit as st
 
 from app_ui.errors import explain
 from app_ui.settings import demo_mode, run_roots
-from core.compose import Composition
+from core.generation.compose import Composition
 
 log = logging.getLogger("composer_studio.app")
 
@@ -44,7 +44,7 @@ def usable_runs():
 
 def default_run():
     """The model behind Home: the shipped Bach chorales run, else the first usable run."""
-    from core import gallery
+    from core.training import gallery
     from core.runs import list_runs
 
     run = gallery.default_run()
@@ -79,7 +79,7 @@ def _stamp(path: Path) -> float:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _generator(run_dir: str, created: Any, epoch: int | None, stamp: float):
-    from core.generate import Generator
+    from core.generation.generate import Generator
 
     return Generator.from_run(_loaded_run(run_dir, created), epoch=epoch)
 
@@ -153,9 +153,9 @@ def warm_up(run_dir: str) -> bool:
 # --- compositions --------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _loaded_run(run_dir: str, created: Any):
-    """The run's corpus split, sequences and copy index (``core.loaded.LoadedRun``), built once
+    """The run's corpus split, sequences and copy index (``core.evaluation.loaded.LoadedRun``), built once
     per run per process and shared by every visitor."""
-    from core.loaded import LoadedRun
+    from core.evaluation.loaded import LoadedRun
 
     return LoadedRun(run_dir)
 
@@ -193,9 +193,9 @@ _BUILDING: set = set()  # runs whose corpus a background thread is parsing
 
 def compose(run_dir: str | Path, epoch: int | None = None, *, score: bool = False,
             metrics: bool = False, stereo: bool = True, **options) -> list[Composition]:
-    """``core.compose.compose`` with the cached generator and copy index: ``options`` as for
+    """``core.generation.compose.compose`` with the cached generator and copy index: ``options`` as for
     ``Generator.generate``; ``stereo=False`` renders mono (half the WAV for a browser)."""
-    from core.compose import compose as compose_pieces
+    from core.generation.compose import compose as compose_pieces
     from core.runs import Run
 
     run = Run(run_dir)

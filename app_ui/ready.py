@@ -1,4 +1,4 @@
-"""Home's Compose, served from pieces composed ahead (``core.pool.ReadyPool``).
+"""Home's Compose, served from pieces composed ahead (``core.generation.pool.ReadyPool``).
 
 One pool per run per server process, shared by every visitor; each piece goes to exactly one
 visitor. :func:`start` warms the model, the synthesizer and the pool when the server starts
@@ -15,8 +15,8 @@ import streamlit as st
 
 from app_ui.music import compose, default_run, warm_up
 from app_ui.settings import ready_pieces
-from core.compose import Composition
-from core.pool import ReadyPool
+from core.generation.compose import Composition
+from core.generation.pool import ReadyPool
 
 log = logging.getLogger("composer_studio.app")
 

@@ -1,4 +1,4 @@
-"""Deleting a user's run from the Gallery (the checks are ``core.jobs.delete_run``'s)."""
+"""Deleting a user's run from the Gallery (the checks are ``core.training.jobs.delete_run``'s)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from app_ui.settings import demo_mode
 
 
 def delete_run(run) -> None:
-    from core import jobs
+    from core.training import jobs
 
     jobs.delete_run(run, demo=demo_mode())

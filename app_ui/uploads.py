@@ -1,12 +1,12 @@
-"""Streamlit's uploaded files -> ``core.uploads`` with the app's upload limit."""
+"""Streamlit's uploaded files -> ``core.corpus.uploads`` with the app's upload limit."""
 
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
 from app_ui.settings import upload_limit_mb
-from core import uploads
-from core.uploads import save_uploads, uploaded_sets  # noqa: F401  (the pages' imports)
+from core.corpus import uploads
+from core.corpus.uploads import save_uploads, uploaded_sets  # noqa: F401  (the pages' imports)
 
 
 def as_pairs(uploaded: Iterable) -> list[tuple[str, bytes]]:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from core.cluster import free_ports  # noqa: E402  (plain Python: no TensorFlow)
+from core.training.cluster import free_ports  # noqa: E402  (plain Python: no TensorFlow)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -131,7 +131,7 @@ def tiny_run(base: Path) -> Path:
     if not (run_dir / "best.keras").is_file():
         sys.path.insert(0, str(ROOT))
         from core.settings import TrainSpec
-        from core.train import train
+        from core.training.train import train
 
         shutil.rmtree(run_dir, ignore_errors=True)
         train(TrainSpec(corpus="bach-chorales", max_pieces=6, encoding="chords", preset="studio",
@@ -150,7 +150,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    from core import gallery
+    from core.training import gallery
 
     work = Path(tempfile.mkdtemp(prefix="bench-app-"))
     os.environ["COMPOSER_DATA"] = str(work / "data")

@@ -31,8 +31,8 @@ SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "bach-crnngan
 def train_speed(size: str, seqs, features: int, batches: int, repeats: int) -> dict:
     import keras
 
-    from core import presets
-    from core.crnngan import StepBatches
+    from core.models import presets
+    from core.models.crnngan import StepBatches
 
     config = presets.make_config("crnngan", 0, size, features=features)
     keras.utils.set_random_seed(0)
@@ -67,14 +67,15 @@ def train_speed(size: str, seqs, features: int, batches: int, repeats: int) -> d
 
 
 def generation_time(repeats: int) -> dict:
-    from core.generate import Generator
+    from core.generation.generate import Generator
 
     if (SHIPPED / "run.json").is_file():
         gen, source = Generator.from_run(SHIPPED), SHIPPED.name
     else:
-        from core import corpus, presets
+        from core import corpus
+        from core.models import presets
         from core.encodings import get_tokenizer
-        from core.generate_steps import StepGenerator
+        from core.generation.generate_steps import StepGenerator
         tok = get_tokenizer("continuous-3").fit(corpus.load("bach-chorales", max_pieces=40).pieces)
         config = presets.make_config("crnngan", 0, "small", features=tok.features)
         gen, source = StepGenerator(presets.build(config), tok, config), "untrained small model"

@@ -3,7 +3,7 @@
 Models are untrained (speed does not depend on the weights) at realistic sizes, with a real
 ``chords`` tokenizer of 300 tokens:
 
-- ``studio`` small and medium through :class:`core.generate.Generator`: the NumPy recurrence,
+- ``studio`` small and medium through :class:`core.generation.generate.Generator`: the NumPy recurrence,
   one token per step with the LSTM state carried forward; plain sampling and with every control
   on (top-k, top-p, anti-loop, repetition penalty); 1 and 4 variations;
 - ``studio`` small with a length in seconds, ``generate(seconds=30)``, on the ``events`` (REMI)
@@ -14,7 +14,7 @@ Models are untrained (speed does not depend on the weights) at realistic sizes, 
   full window once per token: the seed approach, ``model.predict`` per token, batch 1, as the
   original notebooks did; the compiled Keras predict function called directly
   (``predict_on_batch``), once per step for all variations; and ours, the same window in NumPy
-  (:class:`core.generate.WindowForward`, what ``Generator`` uses). These take up to seconds per
+  (:class:`core.generation.generate.WindowForward`, what ``Generator`` uses). These take up to seconds per
   token on a CPU, so they are timed over ``--skuli-tokens`` tokens and scaled to 500 (each step
   costs the same: the window has a fixed size).
 
@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from core import presets  # noqa: E402
+from core.models import presets  # noqa: E402
 from core.encodings import get_tokenizer  # noqa: E402
-from core.generate import Generator, sample  # noqa: E402
+from core.generation.generate import Generator, sample  # noqa: E402
 from core.piece import from_note_list  # noqa: E402
 
 TOKENS = 500

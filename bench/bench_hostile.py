@@ -41,8 +41,8 @@ def main() -> int:
     sys.path[:0] = [str(root), str(HERE.parent / "tests")]
     from hostile import hostile_files, many_notes  # the test suite's builders
 
-    from core import gallery
-    from core.generate import Generator
+    from core.training import gallery
+    from core.generation.generate import Generator
 
     run = gallery.default_run()
     if run is None:

@@ -2,7 +2,7 @@
 
 The number of Boulanger-Lewandowski et al. (ICML 2012): the negative log-likelihood of each
 test chorale's piano roll, per time step. Two of our models, each evaluated on the 77 test
-chorales with ``core.evaluate.evaluate_run(run, split="test")`` (``frame_nll``):
+chorales with ``core.training.report.evaluate_run(run, split="test")`` (``frame_nll``):
 
 - ``biaxial``: the shipped gallery run ``jsb-biaxial-pianoroll`` (the biaxial RNN on the
   ``pianoroll-quarter`` cells; per step it sums play *and* articulation terms, an upper bound on
@@ -42,7 +42,7 @@ def studio_spec(transpose: int = TRANSPOSE):
 
 
 def measure(run_dir: Path) -> dict:
-    from core.evaluate import evaluate_run
+    from core.training.report import evaluate_run
     from core.runs import Run
     run = Run(run_dir)
     t0 = time.perf_counter()
@@ -66,7 +66,7 @@ def measure(run_dir: Path) -> dict:
 def generation_seconds(run_dir: Path, repeats: int = 3) -> dict:
     """Median wall time to generate 30 s of music (120 bpm), 1 and 4 variations, in one batch."""
     import statistics
-    from core.generate import Generator
+    from core.generation.generate import Generator
     gen = Generator.from_run(run_dir)
     out = {}
     for variations in (1, 4):
@@ -89,7 +89,7 @@ def main() -> None:
     studio = Path(args.studio)
     if args.train and not (studio / "run.json").is_file():
         from core.settings import to_args
-        from core.train import train
+        from core.training.train import train
         spec = studio_spec(args.transpose)
         studio.mkdir(parents=True, exist_ok=True)
         (studio / "bench-command.txt").write_text(

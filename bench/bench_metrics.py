@@ -1,4 +1,4 @@
-"""Speed of core.metrics on Bach chorales: prints one JSON object (times in milliseconds).
+"""Speed of core.evaluation.metrics on Bach chorales: prints one JSON object (times in milliseconds).
 
 Corpus: the JSB chorales (train + valid + test, 382 pieces, close to music21's 371) from
 ``--jsb`` (16th-step JSON, one list of sounding pitches per step), or, where that file is
@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import metrics, ngram  # noqa: E402
+from core.evaluation import metrics  # noqa: E402
+from core.evaluation import ngram
 from core.piece import Piece, Track  # noqa: E402
 
 JSB = Path("/work/shared/data/jsb/jsb-chorales-16th.json")
@@ -87,7 +88,7 @@ def chord_tokens(splits: dict[str, list[list[list[int]]]]) -> tuple[dict[str, li
 def model_nll_ms(seqs: list[np.ndarray], vocab_size: int, repeats: int) -> tuple[float, int]:
     """Median time of ``model_nll`` for a fresh untrained ``studio`` model (as for each new
     checkpoint: its first call traces the graph), and the model's window."""
-    from core import presets
+    from core.models import presets
 
     config = presets.make_config("studio", vocab_size=vocab_size)
     times = []

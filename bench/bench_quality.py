@@ -1,7 +1,7 @@
 """Quality of the shipped models against the targets of the "trained the way they generate" issue.
 
 For each shipped run's default checkpoint (and every checkpoint of the memorising run) it
-re-runs the checkpoint report (``core.evaluate.evaluate_run``: 4 samples of 512 tokens at
+re-runs the checkpoint report (``core.training.report.evaluate_run``: 4 samples of 512 tokens at
 temperature 1, no top-k / top-p / anti-loop; held-out NLL from one stateful pass over each whole
 validation piece) and checks:
 
@@ -31,7 +31,7 @@ MEMORISE = "bach-memorise-events"
 
 
 def default_figures(name: str) -> dict:
-    from core.evaluate import evaluate_run
+    from core.training.report import evaluate_run
     from core.paths import SHIPPED_RUNS
     from core.runs import Run
 
@@ -60,10 +60,10 @@ def default_figures(name: str) -> dict:
 
 
 def memorise_figures() -> dict:
-    from core.likelihood import heldout_nll
-    from core.loaded import loaded
+    from core.evaluation.likelihood import heldout_nll
+    from core.evaluation.loaded import loaded
     from core.paths import SHIPPED_RUNS
-    from core.presets import load_model
+    from core.models.presets import load_model
     from core.runs import Run
 
     run = Run(SHIPPED_RUNS / MEMORISE)

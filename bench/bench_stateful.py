@@ -4,7 +4,7 @@ The same studio model (size, batch, seed, optimizer), corpus and split, trained 
 run: ``windows`` (128-token windows, each from a zero state: the earlier way) and ``pieces``
 (whole pieces, the state carried through each, as the generator runs). After the same number of
 epochs each is scored with the generator's own stateful step over every whole validation piece
-(``core.likelihood.heldout_nll``), overall and by position, next to the 3-gram baseline.
+(``core.evaluation.likelihood.heldout_nll``), overall and by position, next to the 3-gram baseline.
 Tokens per second are supervised tokens over epoch wall time (the first epoch, with graph
 tracing, left out), median over epochs.
 
@@ -39,10 +39,12 @@ def main() -> None:
 
     import keras
 
-    from core import corpus, ngram, presets
+    from core import corpus
+    from core.evaluation import ngram
+    from core.models import presets
     from core.encodings import get_tokenizer
-    from core.likelihood import heldout_nll
-    from core.train import datasets
+    from core.evaluation.likelihood import heldout_nll
+    from core.training.train import datasets
 
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces
     train_p, val_p = corpus.split(pieces, 0.1, seed=7)

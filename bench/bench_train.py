@@ -55,8 +55,10 @@ def main() -> None:
 
     import keras
 
-    from core import corpus, device, presets
-    from core.data import make_windows
+    from core import corpus
+    from core.training import device
+    from core.models import presets
+    from core.models.batches import make_windows
     from core.encodings import get_tokenizer
 
     keras.utils.set_random_seed(0)
@@ -129,9 +131,11 @@ def speed(args) -> dict:
     """Training tokens/s of each ``PRESET:SIZE`` in ``args.speed`` on this backend's device."""
     import keras
 
-    from core import corpus, device, presets
+    from core import corpus
+    from core.training import device
+    from core.models import presets
     from core.encodings import get_tokenizer
-    from core.train import datasets
+    from core.training.train import datasets
 
     backend = keras.backend.backend()
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces

@@ -38,7 +38,7 @@ from core.encodings import load_tokenizer
 from core.paths import SHIPPED_RUNS
 
 HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds",
-                  # the C-RNN-GAN's (core.crnngan): its squared error, adversarial losses,
+                  # the C-RNN-GAN's (core.models.crnngan): its squared error, adversarial losses,
                   # discriminator accuracy and the share of batches each side was frozen
                   "mse", "val_mse", "d_loss", "val_d_loss", "g_loss", "val_g_loss",
                   "d_accuracy", "val_d_accuracy", "feature_loss", "val_feature_loss",
@@ -46,7 +46,7 @@ HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "toke
 
 
 class RunState(StrEnum):
-    """A run's ``status.json`` state. ``INTERRUPTED`` is never written: ``core.jobs.state`` reads
+    """A run's ``status.json`` state. ``INTERRUPTED`` is never written: ``core.training.jobs.state`` reads
     it off an active state whose process is gone."""
 
     QUEUED = "queued"          # waiting for the device (another training holds it)

@@ -164,7 +164,7 @@ class TrainSpec(Settings):
     transpose: int | None = setting(None, "also train on each training piece moved up and down "
                                     "by 1..N semitones (validation pieces stay as they are)",
                                     lo=0, hi=12)
-    # the crnngan preset's training recipe (core.crnngan); None: the preset's default
+    # the crnngan preset's training recipe (core.models.crnngan); None: the preset's default
     pretrain_epochs: int | None = setting(None, "crnngan: epochs of teacher-forced squared-error "
                                           "pre-training of the generator first", lo=0, hi=10_000)
     feature_matching: bool | None = setting(None, "crnngan: train the generator to match the "
@@ -188,7 +188,7 @@ MAX_TEMPERATURE = 5.0
 
 @dataclass
 class SamplingSettings(Settings):
-    """How :meth:`core.generate.Generator.generate` samples; the ranges are checked here."""
+    """How :meth:`core.generation.generate.Generator.generate` samples; the ranges are checked here."""
 
     length: int | None = setting(None, f"tokens to generate (default {DEFAULT_LENGTH}; with "
                                  "--seconds: the most tokens)", lo=1, hi=MAX_LENGTH, unit=" tokens")

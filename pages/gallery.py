@@ -78,7 +78,7 @@ def _table(run, points) -> dict[str, list]:
              "held-out copied %": col("heldout_copy_rate", 100),
              "held-out NLL / token": col("nll_token", digits=3),
              "3-gram baseline": col("baseline_nll_token", digits=3),
-             # a GAN's (core.music_measures), each next to the held-out pieces' own
+             # a GAN's (core.evaluation.music_measures), each next to the held-out pieces' own
              "held-out squared error": col("val_mse", digits=3),
              "polyphony %": col("polyphony", 100), "held-out polyphony %": col("heldout_polyphony", 100),
              "in scale %": col("scale_consistency", 100),

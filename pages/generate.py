@@ -7,7 +7,7 @@ from app_ui.layout import header
 from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
                           show_composition, usable_runs)
 from app_ui.routing import routed_page
-from core.modelconfig import PRESETS
+from core.models.config import PRESETS
 from core.settings import SamplingSettings, bounds
 
 routed_page()  # a deep link to this page still runs streamlit_app.py first

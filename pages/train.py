@@ -1,6 +1,6 @@
 """Train: set up a training run, start it as a background job, and watch it live.
 
-The job is its own process (``core.jobs``); this page only reads its run folder, so closing the
+The job is its own process (``core.training.jobs``); this page only reads its run folder, so closing the
 tab or reloading the app never stops it, and reopening the page shows it again.
 """
 
@@ -32,7 +32,9 @@ def _fmt_seconds(s) -> str:
 
 def _setup_form() -> None:
     """The settings and the Start button."""
-    from core import corpus, jobs, modelconfig as presets
+    from core import corpus
+    from core.training import jobs
+    from core.models import config as presets
     from core.encodings import encoding_names
     from core.settings import TrainSpec
 
@@ -95,7 +97,7 @@ def _setup_form() -> None:
 
 def _job_panel(run_dir: str) -> None:
     """Live view of one job: state, progress, chart, Stop/Resume. Polls while it is active."""
-    from core import jobs
+    from core.training import jobs
     from core.runs import Run, RunState
 
     run = Run(run_dir)
@@ -146,7 +148,7 @@ def _job_panel(run_dir: str) -> None:
 
 
 with page_guard("Train"):
-    from core import jobs
+    from core.training import jobs
     from core.runs import STATES_ACTIVE
 
     if demo_mode():

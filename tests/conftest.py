@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from core.evaluate import checkpoint_reporter
+from core.training.report import checkpoint_reporter
 from core.runs import Run
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 TINY = dict(corpus="bach-chorales", max_pieces=6, encoding="chords", size="small", seed=1)
 

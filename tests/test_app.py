@@ -82,9 +82,9 @@ def players(at) -> list[str]:
 
 # --- pages -----------------------------------------------------------------------------------
 def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
-    """``streamlit_app.py`` runs every page, not only Home, inside ``core.pool.all_busy``: the
+    """``streamlit_app.py`` runs every page, not only Home, inside ``core.generation.pool.all_busy``: the
     pool composes ahead only while no visitor is being served."""
-    import core.pool
+    import core.generation.pool
 
     runs = []
 
@@ -93,7 +93,7 @@ def test_every_page_run_holds_homes_pool(app_env, monkeypatch):
         runs.append("in")
         yield
         runs.append("out")
-    monkeypatch.setattr(core.pool, "all_busy", recording)
+    monkeypatch.setattr(core.generation.pool, "all_busy", recording)
     for name in ("home", "corpus", "train", "gallery", "generate"):
         ok(page(name))
     assert runs == ["in", "out"] * 5

@@ -8,17 +8,18 @@ import keras
 import numpy as np
 import pytest
 
-from core import corpus, presets
-from core.biaxial import roll_inputs
+from core import corpus
+from core.models import presets
+from core.models.biaxial import roll_inputs
 from core.encodings import get_tokenizer
 from core.encodings.rolls import HELD, OFF, ON
-from core.evaluate import evaluate_run
-from core.generate import Generator
-from core.inference import engine_for
+from core.training.report import evaluate_run
+from core.generation.generate import Generator
+from core.models.inference import engine_for
 from core.corpus.jsb import default_path
-from core.likelihood import heldout_nll
+from core.evaluation.likelihood import heldout_nll
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 JSB_QUARTER = default_path("quarter")
 pytestmark = pytest.mark.skipif(not JSB_QUARTER.is_file(), reason="../shared/data/jsb is absent")
@@ -151,7 +152,7 @@ def test_biaxial_trains_reloads_safely_and_generates(tmp_path, data_dir):
 
 def test_transposition_adds_moved_copies_of_a_training_piece():
     from core.piece import Piece
-    from core.train import transpositions
+    from core.training.train import transpositions
     piece = Piece("p", [[0, 1, 60, 80, 0], [1, 2, 127, 80, 0]])
     moved = transpositions(piece, 2)
     assert [p.meta.get("transposed") for p in moved] == [None, -2, -1, 1, 2]

@@ -53,7 +53,7 @@ def server(tmp_path_factory, tiny_run):
         yield srv
     finally:
         srv.stop()
-        from core import jobs  # stop the training the test started, if it still runs
+        from core.training import jobs  # stop the training the test started, if it still runs
         for job in jobs.active_jobs(data / "runs"):
             jobs.stop(job.path, wait=20)
         if saved is None:

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import cluster, device, distributed
+from core.training import cluster
+from core.training import device
+from core.training import distributed
 from core.cli import main
-from core.evaluate import checkpoint_reporter
+from core.training.report import checkpoint_reporter
 from core.paths import PROJECT_ROOT
 from core.runs import Run
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 # studio on 9 chorales (8 to train on): 2 global batches of 4, so every replica has rows
 SPEC = dict(corpus="bach-chorales", max_pieces=9, encoding="chords", size="small", seed=1,
@@ -254,9 +256,9 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]     # two devices of one machine, as two GPUs
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from core import distributed
+from core.training import distributed
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 class Rows(list):                                     # one global batch of 4 numbered rows
     def reshuffle(self): pass

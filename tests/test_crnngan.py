@@ -7,17 +7,17 @@ import keras
 import numpy as np
 import pytest
 
-from core import music_measures
-from core.crnngan import CRNNGAN, StepBatches
+from core.evaluation import music_measures
+from core.models.crnngan import CRNNGAN, StepBatches
 from core.encodings import get_tokenizer, tokenizer_from_json
-from core.evaluate import checkpoint_reporter
-from core.generate import Generator
-from core.generate_steps import StepGenerator
-from core.inference import GeneratorStepper
+from core.training.report import checkpoint_reporter
+from core.generation.generate import Generator
+from core.generation.generate_steps import StepGenerator
+from core.models.inference import GeneratorStepper
 from core.piece import Piece, Track
 from core.runs import Run
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 from app_ui.charts import history_figure
 
@@ -196,7 +196,7 @@ def test_the_gan_resumes_from_its_checkpoint(gan_run, copy_run):
 
 
 def test_a_job_with_a_preset_and_an_encoding_that_do_not_go_together_never_starts(tmp_path):
-    from core import jobs
+    from core.training import jobs
     with pytest.raises(ValueError, match="continuous or continuous-3"):
         jobs.start(TrainSpec(corpus="bach-chorales", encoding="events", preset="crnngan"),
                    tmp_path / "never")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data import PieceBatches, make_windows, piece_chunks
+from core.models.batches import PieceBatches, make_windows, piece_chunks
 
 
 def test_many_to_many_windows_shift_by_one_and_pad_with_zero_weight():

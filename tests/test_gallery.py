@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import gallery, jobs
-from core.generate import Generator
+from core.training import gallery
+from core.training import jobs
+from core.generation.generate import Generator
 from core.paths import SHIPPED_RUNS
 from core.runs import Run
 from core.settings import TrainSpec

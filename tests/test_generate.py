@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import metrics, presets
+from core.evaluation import metrics
+from core.models import presets
 from core.cli import main
 from core.encodings import get_tokenizer
-from core.evaluate import SAMPLE_TOKENS, checkpoint_report, evaluate_run
-from core.generate import Generator
-from core.inference import LSTMStepper, WindowForward
-from core.loaded import loaded
+from core.training.report import SAMPLE_TOKENS, checkpoint_report, evaluate_run
+from core.generation.generate import Generator
+from core.models.inference import LSTMStepper, WindowForward
+from core.evaluation.loaded import loaded
 from core.notes import note_pitch, parse_notes
 from core.piece import from_note_list
 from core.runs import Run, checkpoint_name
-from core.sampling import GREEDY_BELOW, LoopGuard, sample
+from core.generation.sampling import GREEDY_BELOW, LoopGuard, sample
 from hostile import hostile_files, many_notes
 
 pytestmark = pytest.mark.slow
@@ -246,7 +247,7 @@ def test_seconds_never_decode_and_match_decoding_every_16_tokens(studio, encodin
                                                                  monkeypatch):
     """The token-by-token clock gives what the earlier way (decode the whole output every 16
     tokens, then a binary search) gave, and decodes nothing while sampling."""
-    import core.generate
+    import core.generation.generate
 
     if encoding == "chords" and not params:
         gen = studio  # the trained run

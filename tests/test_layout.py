@@ -1,4 +1,4 @@
-"""The shape of ``core``: a fixed import order with no cycles, small modules, one MIDI reader."""
+"""The shape of ``core``: packages in pipeline order, no import cycles, small modules, one MIDI reader."""
 
 from __future__ import annotations
 
@@ -7,6 +7,23 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parent.parent / "core"
 MAX_LINES = 400
+
+#: ``core``'s parts in import order: each may import only itself and the parts before it.
+#: The top-level modules are the shared basics (and ``runs``, the run folder, which reads a
+#: run's tokenizer and so sits after ``encodings``); ``render`` draws and sounds a ``Piece``,
+#: so it needs nothing but the basics although the data reaches it last.
+LAYERS = [
+    ("basics", {"core", "core.piece", "core.notes", "core.atomic", "core.paths", "core.settings"}),
+    ("corpus", {"core.corpus"}),
+    ("encodings", {"core.encodings"}),
+    ("render", {"core.render"}),
+    ("runs", {"core.runs"}),
+    ("models", {"core.models"}),
+    ("evaluation", {"core.evaluation"}),
+    ("generation", {"core.generation"}),
+    ("training", {"core.training"}),
+    ("cli", {"core.cli", "core.__main__"}),
+]
 
 
 def module_name(path: Path) -> str:
@@ -71,6 +88,39 @@ def test_core_has_no_import_cycle():
     graph = {m: {i for i in imports_of(p, modules) if not (p.name == "__init__.py" and i.startswith(m + "."))}
              for m, p in modules.items()}
     assert cycles(graph) == []
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of the part a module belongs to (its longest listed prefix)."""
+    best = None
+    for i, (_, members) in enumerate(LAYERS):
+        for m in members:
+            if (module == m or module.startswith(m + ".")) and (best is None or len(m) > best[1]):
+                best = (i, len(m))
+    assert best is not None, f"{module} belongs to no part of LAYERS: add it there"
+    return best[0]
+
+
+def test_packages_import_only_the_packages_before_them():
+    modules = core_modules()
+    late = sorted(f"{m} ({LAYERS[layer_of(m)][0]}) imports {i} ({LAYERS[layer_of(i)][0]})"
+                  for m, p in modules.items() for i in imports_of(p, modules) if layer_of(i) > layer_of(m))
+    assert late == []
+
+
+def test_the_layer_check_catches_a_late_import():
+    assert layer_of("core.models.presets") > layer_of("core.encodings.base")
+    assert layer_of("core.runs") > layer_of("core.encodings")
+    assert layer_of("core.training.train") > layer_of("core.generation.generate")
+
+
+def test_every_package_says_what_it_owns_and_may_import():
+    for init in CORE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        if init.parent.name in ("cli",):
+            assert doc, init
+            continue
+        assert "May import:" in doc and len(doc) > 80, f"{init}: say what it owns and may import"
 
 
 def test_the_cycle_finder_finds_a_cycle():

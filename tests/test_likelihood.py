@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from core import presets
-from core.data import PieceBatches
-from core.likelihood import heldout_nll
+from core.models import presets
+from core.models.batches import PieceBatches
+from core.evaluation.likelihood import heldout_nll
 
 VOCAB = 24
 

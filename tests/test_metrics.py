@@ -1,4 +1,4 @@
-"""core.metrics on real Bach chorales (music21's bundled corpus) and on constructed pieces."""
+"""core.evaluation.metrics on real Bach chorales (music21's bundled corpus) and on constructed pieces."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from core import metrics, ngram
+from core.evaluation import metrics
+from core.evaluation import ngram
 from core.piece import END, PITCH, START, TRACK, Piece, Track, from_note_list
 
 CHORALES = ["bach/bwv66.6", "bach/bwv1.6", "bach/bwv10.7", "bach/bwv101.7"]

@@ -1,4 +1,4 @@
-"""``core.pool.ReadyPool``: results made ahead while idle, each handed out once."""
+"""``core.generation.pool.ReadyPool``: results made ahead while idle, each handed out once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.pool import ReadyPool, all_busy
+from core.generation.pool import ReadyPool, all_busy
 
 
 class Counter:

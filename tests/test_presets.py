@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import presets
-from core.inference import GeneratorStepper, engine_for
-from core.modelconfig import PRESETS
+from core.models import presets
+from core.models.inference import GeneratorStepper, engine_for
+from core.models.config import PRESETS
 
 
 def test_every_preset_has_a_builder():

@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from core import jobs, presets
+from core.training import jobs
+from core.models import presets
 from core.piece import from_note_list
 from core.runs import Run
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 from tests.conftest import TINY
 
 pytestmark = pytest.mark.slow
@@ -206,7 +207,7 @@ def _every_preset():
 
 @pytest.mark.parametrize("name,config", list(_every_preset()), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_lstm_of_every_preset_can_run_on_cudnn(name, config):
-    from core import device
+    from core.training import device
     model = presets.build(config)
     lstms = [layer for layer in device._layers(model) if isinstance(layer, presets.layers.LSTM)]
     assert lstms, f"{name} has no LSTM layer"
@@ -216,7 +217,7 @@ def test_every_lstm_of_every_preset_can_run_on_cudnn(name, config):
 def test_a_recurrent_dropout_lstm_is_named_as_a_cudnn_blocker():
     import keras
 
-    from core import device
+    from core.training import device
     x = keras.Input((None, 3))
     y = keras.layers.LSTM(4, recurrent_dropout=0.2, name="slow")(x)
     y = keras.layers.Bidirectional(keras.layers.LSTM(4, unroll=True, name="unrolled"))(keras.ops.expand_dims(y, 1))
@@ -231,7 +232,7 @@ def test_mixed_precision_keeps_float32_outputs(name, config):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         model = presets.compile_model(presets.build(config), config)
-        if config.reads_notes:   # the GAN keeps float32 on a GPU (core.device.setup); its
+        if config.reads_notes:   # the GAN keeps float32 on a GPU (core.training.device.setup); its
             out = model.discriminator.get_layer("real")   # discriminator's output is float32
             assert out.dtype_policy.compute_dtype == "float32"
             return

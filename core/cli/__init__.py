@@ -10,12 +10,10 @@ import argparse
 import os
 import sys
 
-from core.cli import evaluate, gallery, generate, jobs, train
-from core.corpus import cli as corpus_cli
-from core.render import cli as render_cli
+from core.cli import corpus, evaluate, gallery, generate, jobs, render, train
 
 # in the order they appear in --help
-COMMANDS = [corpus_cli, train, jobs, generate, evaluate, render_cli, gallery]
+COMMANDS = [corpus, train, jobs, generate, evaluate, render, gallery]
 
 
 def build_parser() -> argparse.ArgumentParser:

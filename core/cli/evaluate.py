@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.evaluate import evaluate_run
+from core.training.report import evaluate_run
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:

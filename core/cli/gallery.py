@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.gallery import SHIPPED, build, package
+from core.training.gallery import SHIPPED, build, package
 from core.paths import SHIPPED_RUNS
 from core.runs import Run
 

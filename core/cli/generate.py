@@ -1,7 +1,7 @@
 """``python -m core generate``: MIDI (and WAV) from a trained run.
 
 The sampling options are :class:`core.settings.SamplingSettings`'s fields; the work is
-``core.compose.compose``, the same path as the app's Compose button.
+``core.generation.compose.compose``, the same path as the app's Compose button.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from core import atomic, settings
-from core.compose import compose
-from core.generate import PRIMERS, Generator
+from core.generation.compose import compose
+from core.generation.generate import PRIMERS, Generator
 from core.settings import SamplingSettings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.jobs import list_jobs, state, stop
+from core.training.jobs import list_jobs, state, stop
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:

@@ -1,10 +1,10 @@
 """``python -m core train``: train (or resume) a model into a run folder.
 
 The options are :class:`core.settings.TrainSpec`'s fields. This is the job the app starts in
-its own process (``core.jobs``); it wires the per-checkpoint report
-(``core.evaluate.checkpoint_reporter``) into the training. With ``TF_CONFIG`` set it is one
+its own process (``core.training.jobs``); it wires the per-checkpoint report
+(``core.training.report.checkpoint_reporter``) into the training. With ``TF_CONFIG`` set it is one
 worker of a cluster; ``--local-workers N`` starts N such workers on this machine
-(``core.cluster.run_local``) and waits for them.
+(``core.training.cluster.run_local``) and waits for them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import contextlib
 import os
 import sys
 
-from core import cluster, settings
-from core.evaluate import checkpoint_reporter
+from core import settings
+from core.training import cluster
+from core.training.report import checkpoint_reporter
 from core.runs import Run, RunState
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:

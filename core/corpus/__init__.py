@@ -7,6 +7,11 @@ A source is a built-in corpus name (see :data:`BUILTIN`), a folder (searched rec
 ``CorpusResult.skipped`` with a reason), and parsed results are cached on disk by content hash
 (:mod:`~core.corpus.store`), so a second load is instant.
 
+Also owns uploaded files kept for the app (``uploads``).
+
+May import: the basics at the top of ``core`` (``piece``, ``atomic``, ``paths``, ``notes``,
+``settings``) and nothing else.
+
     >>> result = load("bach-chorales", max_pieces=20)
     >>> result.summary()
     '20 of 20 files used'
@@ -29,7 +34,7 @@ from core.corpus.files import Limits
 from core.paths import SHARED_DATA
 from core.piece import PITCH, Piece
 
-__all__ = ["BUILTIN", "CorpusResult", "Limits", "add_cli", "list_builtin", "load", "load_groove",
+__all__ = ["BUILTIN", "CorpusResult", "Limits", "list_builtin", "load", "load_groove",
            "load_uploads", "split", "test_split", "benchmark_sources"]
 
 #: Built-in corpus name -> one-line description.

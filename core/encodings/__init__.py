@@ -2,6 +2,8 @@
 
 Importing this package imports every encoding (each registers itself), so the registry is
 complete before any lookup.
+
+May import: the basics at the top of ``core`` and nothing else.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def encoding_names() -> list[str]:
 
 
 def encoding_reads(name: str) -> str:
-    """What a model of the named encoding reads (``core.modelconfig.Preset.reads``): ``"notes"``
+    """What a model of the named encoding reads (``core.models.config.Preset.reads``): ``"notes"``
     (real values), ``"pianoroll"`` (piano-roll cells) or ``"tokens"``."""
     cls = REGISTRY.get(name)
     if cls is None:

@@ -10,7 +10,10 @@
   :func:`score_page`: those pages in a page of their own (``engrave``).
 
 FluidSynth, music21 and Verovio are imported only when audio or a score is asked for.
-``python -m core render`` is ``core.render.cli``.
+``python -m core render`` is ``core.cli.render``.
+
+May import: the basics at the top of ``core`` and nothing else (it comes last in the data's
+path but needs only a ``Piece``).
 """
 
 from core.render.audio import Audio, describe_backend, render_audio, render_wav

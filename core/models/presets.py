@@ -15,21 +15,21 @@ The seed projects' models, kept recognisable (``large`` is the original size):
   200-token window; Adam (the drum-beat notebook).
 - ``ragtime``: the Andrew Ng many-to-many LSTM(64) on one-hot tokens, 30-step sequences.
 
-- ``biaxial``: Johnson's biaxial RNN on piano-roll cells (``core.biaxial``), the one seed model
+- ``biaxial``: Johnson's biaxial RNN on piano-roll cells (``core.models.biaxial``), the one seed model
   with true polyphony: LSTM 300, 300 along time shared by all pitches, LSTM 100, 50 up the pitches.
 
-- ``crnngan``: Mogren's C-RNN-GAN on real-valued notes (``core.crnngan``): a generator LSTM fed
+- ``crnngan``: Mogren's C-RNN-GAN on real-valued notes (``core.models.crnngan``): a generator LSTM fed
   noise and its own previous step against a bidirectional LSTM discriminator, trained
   adversarially by its own ``train_step``.
 
 Every ``LSTM`` layer keeps Keras's defaults that the cuDNN kernel needs on a GPU (tanh, sigmoid
-recurrent activation, a bias, no recurrent dropout, no unroll; ``core.device.cudnn_blockers``
+recurrent activation, a bias, no recurrent dropout, no unroll; ``core.training.device.cudnn_blockers``
 checks, ``tests/test_train.py`` for every preset), and every output layer is float32, so mixed
-precision (``core.device.setup``) keeps exact probabilities.
+precision (``core.training.device.setup``) keeps exact probabilities.
 
 And the studio default, ``studio``: Embedding -> stacked LSTM -> Dense softmax, many-to-many
 (every position supervised), dropout, gradient clipping. Its step-by-step form is plain
-matrix algebra (``core.generate`` runs it in NumPy with the LSTM state carried forward).
+matrix algebra (``core.generation.generate`` runs it in NumPy with the LSTM state carried forward).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from typing import Any
 import keras
 from keras import layers
 
-from core import biaxial, crnngan
-from core.modelconfig import PRESETS, ModelConfig, make_config, preset_names  # noqa: F401
+from core.models import biaxial
+from core.models import crnngan
+from core.models.config import PRESETS, ModelConfig, make_config, preset_names  # noqa: F401
 
 
 # --- custom layers (registered, so .keras files load with safe_mode=True) ------------------
@@ -174,7 +175,7 @@ def _crnngan(c: ModelConfig) -> keras.Model:
                             "feature_matching": c.feature_matching, "freeze": c.freeze})
 
 
-#: The Keras builder of every preset in ``core.modelconfig.PRESETS``, by name: config -> model.
+#: The Keras builder of every preset in ``core.models.config.PRESETS``, by name: config -> model.
 BUILDERS = {"skuli": _token_model(_skuli), "softology": _token_model(_softology),
             "devfest": _token_model(_devfest), "ragtime": _token_model(_ragtime),
             "studio": _token_model(_studio), "biaxial": biaxial.build, "crnngan": _crnngan}

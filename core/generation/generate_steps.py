@@ -1,7 +1,7 @@
-"""Generate from a model of real-valued steps (the C-RNN-GAN, ``core.crnngan``).
+"""Generate from a model of real-valued steps (the C-RNN-GAN, ``core.models.crnngan``).
 
-:class:`StepGenerator` is what ``core.generate.Generator.from_run`` returns for such a run: the
-same ``generate`` arguments and the same ``Result`` (``core.primers``) (each variation an array of steps rather than of
+:class:`StepGenerator` is what ``core.generation.generate.Generator.from_run`` returns for such a run: the
+same ``generate`` arguments and the same ``Result`` (``core.generation.primers``) (each variation an array of steps rather than of
 token ids; ``Result.piece`` decodes either). What differs is what a GAN can be asked:
 
 - ``temperature`` is the **noise scale**: the generator's uniform noise is drawn as
@@ -14,7 +14,7 @@ token ids; ``Result.piece`` decodes either). What differs is what a GAN can be a
   ``primer="none"`` starts from noise alone, as in the paper.
 
 A length is in steps (one per onset), or in seconds with ``seconds``; steps are made in one
-batch for all variations by ``core.inference.GeneratorStepper`` in NumPy.
+batch for all variations by ``core.models.inference.GeneratorStepper`` in NumPy.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from core.encodings.continuous import EPS
-from core.primers import Primers, Result, one_blas_thread
-from core.inference import GeneratorStepper
+from core.generation.primers import Primers, Result, one_blas_thread
+from core.models.inference import GeneratorStepper
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
 
 #: What the Generate page and the CLI say about the sampler settings this model ignores.

@@ -2,7 +2,7 @@
 
 :class:`Primers` turns a primer request (a corpus opening or window, a note, typed notes, a
 MIDI file) into the encoded array a generator starts from, in its encoding; ``Generator``
-(tokens, ``core.generate``) and ``StepGenerator`` (real-valued steps, ``core.generate_steps``)
+(tokens, ``core.generation.generate``) and ``StepGenerator`` (real-valued steps, ``core.generation.generate_steps``)
 both build on it and both return a :class:`Result`.
 """
 

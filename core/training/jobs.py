@@ -3,7 +3,7 @@
 A job is ``python -m core train ... --run-dir RUN`` started in its own session, with its output
 in ``RUN/train.log``. Everything about it is read back from the run folder, so a reloaded app
 (or another process) sees the same jobs. One training runs at a time per device; the others
-wait in state ``queued`` (see ``core.train._device_slot``).
+wait in state ``queued`` (see ``core.training.train._device_slot``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import atomic, device
+from core import atomic
+from core.training import device
 from core.encodings import encoding_names, encoding_reads
-from core.modelconfig import check_pairing
+from core.models.config import check_pairing
 from core.paths import PROJECT_ROOT, user_runs_dir
 from core.runs import STATES_ACTIVE, Run, RunState
 from core.settings import TrainSpec, to_args

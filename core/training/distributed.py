@@ -1,6 +1,6 @@
 """Training on several devices or machines with TensorFlow's own engine, ``tf.distribute``.
 
-- :func:`make_strategy`: ``MultiWorkerMirroredStrategy`` for a cluster (``core.cluster``, from
+- :func:`make_strategy`: ``MultiWorkerMirroredStrategy`` for a cluster (``core.training.cluster``, from
   ``TF_CONFIG``), ``MirroredStrategy`` for several GPUs of one machine, ``None`` otherwise (a
   plain single-device job, which keeps Keras's own data handling).
 - **Batches**: the batch size is per replica (per device); one step's global batch is that times
@@ -29,8 +29,8 @@ from typing import Any, Callable, Sequence
 import keras
 import numpy as np
 
-from core.cluster import Cluster
-from core.monitor import RunMonitor
+from core.training.cluster import Cluster
+from core.training.monitor import RunMonitor
 from core.runs import Run
 
 
@@ -210,7 +210,7 @@ class ReadOnlyRun:
 
 class ChiefMonitor(RunMonitor):
     """The chief's monitor in a cluster: checkpoints (and their reports) are saved outside the
-    multi-worker scope (``core.distributed.outside_scope``), on this worker alone."""
+    multi-worker scope (``core.training.distributed.outside_scope``), on this worker alone."""
 
     def save(self, epoch: int, best: bool = False) -> None:
         outside_scope(super().save)(epoch, best)

@@ -1,7 +1,7 @@
 """The training job: corpus -> tokens -> windows -> model.fit, writing a run folder as it goes.
 
 Run it as ``python -m core train ...`` (the app starts it as its own process through
-``core.jobs`` and only reads the run folder). See ``core.runs`` for the folder's files.
+``core.training.jobs`` and only reads the run folder). See ``core.runs`` for the folder's files.
 
 - A stop request (``stop.request`` in the run folder) or SIGTERM ends the job after the current
   batch, saves a checkpoint and leaves the state ``stopped``; ``--resume`` continues from the
@@ -9,8 +9,8 @@ Run it as ``python -m core train ...`` (the app starts it as its own process thr
 - ``run.json`` is written only once the tokenizer is saved and the model is built, so a job
   that fails in set-up (empty corpus, one-token vocabulary, unwritable folder) leaves a
   ``status.json`` that says why, and no half-written run.
-- Several workers (``TF_CONFIG``, ``core.cluster``) run the same job with TensorFlow's
-  ``MultiWorkerMirroredStrategy`` (``core.distributed``): each reads the corpus and takes its
+- Several workers (``TF_CONFIG``, ``core.training.cluster``) run the same job with TensorFlow's
+  ``MultiWorkerMirroredStrategy`` (``core.training.distributed``): each reads the corpus and takes its
   rows of every global batch; the chief (worker 0) alone writes the run folder, the others only
   read it (a resume loads the checkpoint on every worker, so several machines need the run
   folder on a shared disk). A stop on any worker stops all of them at the same batch.
@@ -33,15 +33,18 @@ from typing import Any, Callable, Iterator
 import keras
 import numpy as np
 
-from core import corpus, device, distributed, presets
-from core.biaxial import RollBatches
-from core.cluster import Cluster
-from core.cluster import from_env as cluster_from_env
-from core.crnngan import StepBatches
-from core.data import PieceBatches, make_windows
+from core import corpus
+from core.training import device
+from core.training import distributed
+from core.models import presets
+from core.models.biaxial import RollBatches
+from core.training.cluster import Cluster
+from core.training.cluster import from_env as cluster_from_env
+from core.models.crnngan import StepBatches
+from core.models.batches import PieceBatches, make_windows
 from core.encodings import encoding_reads, get_tokenizer
-from core.modelconfig import check_pairing
-from core.monitor import CheckpointHook, RunMonitor
+from core.models.config import check_pairing
+from core.training.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
 from core.runs import Run, RunState
 from core.settings import TrainSpec
@@ -73,7 +76,7 @@ def train(spec: TrainSpec, run_dir: str | Path, *, resume: bool = False, queue: 
     """Train ``spec`` into ``run_dir`` (or continue it with ``resume``). Returns the run.
 
     ``on_checkpoint(run)`` makes the hook called after each epoch checkpoint (the CLI's job
-    passes ``core.evaluate.checkpoint_reporter``, a sample and its metrics). ``cluster``
+    passes ``core.training.report.checkpoint_reporter``, a sample and its metrics). ``cluster``
     (default: ``TF_CONFIG``'s) makes this one worker of a multi-worker job.
 
     Raises ``ValueError`` (after recording it in ``status.json``) for bad input.
@@ -294,7 +297,7 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
 @dataclass
 class _Data:
     """What ``model.fit`` gets: arrays of windows, or a ``keras.utils.PyDataset`` of pieces; on
-    several replicas, ``source`` (global batches) sharded by ``core.distributed``."""
+    several replicas, ``source`` (global batches) sharded by ``core.training.distributed``."""
 
     data: Any
     tokens: int      # supervised tokens per pass
@@ -319,7 +322,7 @@ class _Data:
 
 
 def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tuple[_Data, _Data]:
-    """Training and validation data the way ``config`` trains (``core.data``); with several
+    """Training and validation data the way ``config`` trains (``core.models.batches``); with several
     replicas, batches of ``config.batch_size`` times the replicas (each replica's share is the
     batch size)."""
     config = config if replicas == 1 else dataclasses.replace(config, batch_size=config.batch_size * replicas)
@@ -348,7 +351,7 @@ def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tupl
 
 
 def _piece_dataset(batches: PieceBatches) -> _Data:
-    """:class:`core.data.PieceBatches` as a Keras ``PyDataset`` (reshuffled every epoch)."""
+    """:class:`core.models.batches.PieceBatches` as a Keras ``PyDataset`` (reshuffled every epoch)."""
     class Pieces(keras.utils.PyDataset):
         def __len__(self):
             return len(batches)

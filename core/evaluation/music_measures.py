@@ -8,7 +8,7 @@
   one earlier in the piece;
 - **tone span**: semitones between the lowest and the highest note.
 
-The paper reports each for generated samples next to the training data; ``core.evaluate``
+The paper reports each for generated samples next to the training data; ``core.training.report``
 does the same with the held-out pieces. Its repetitions measure is described only as "repetitions
 of short subsequences"; the pattern length and the per-onset melody here are this project's
 choice, written down so the numbers can be compared run with run. Drum notes are left out.

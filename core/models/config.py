@@ -1,7 +1,7 @@
 """The presets' catalogue: sizes, defaults and the JSON-able ``ModelConfig`` that rebuilds a model.
 
 No Keras import here, so listing presets (the Train page, the CLI) is instant; the builders
-live in ``core.presets``.
+live in ``core.models.presets``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Preset:
     """One named architecture: its sizes, its defaults for everything else, and how it reads
-    and generates. The Keras builder is ``core.presets``'s function of the same name, its NumPy
-    inference form ``core.inference.engine_for`` (a stepper when ``many_to_many``, else a sliding
+    and generates. The Keras builder is ``core.models.presets``'s function of the same name, its NumPy
+    inference form ``core.models.inference.engine_for`` (a stepper when ``many_to_many``, else a sliding
     window); a test checks every preset has both."""
 
     name: str
@@ -115,7 +115,7 @@ class ModelConfig:
     clipnorm: float | None = None
     batch_size: int = 32
     #: "windows" (each from a zero state) or "pieces" (whole pieces, the state carried through
-    #: them as in generation; many-to-many presets only); see ``core.data``.
+    #: them as in generation; many-to-many presets only); see ``core.models.batches``.
     train_on: str = "windows"
     max_len: int = 4096  # "pieces": longer pieces are cut into chunks of this many tokens
                          # (of this many steps, for a piano roll)

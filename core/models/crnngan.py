@@ -16,8 +16,8 @@ bidirectional LSTM discriminator, on the ``continuous`` encodings (``core.encodi
   The logged numbers: ``mse`` (teacher-forced squared error, the held-out one as ``val_mse``),
   ``d_loss``, ``g_loss`` (``-log D(G(z))`` whatever the objective), ``d_accuracy`` (real and
   generated steps told apart), and ``frozen_d`` / ``frozen_g`` (share of batches a side sat out).
-- **Generation**: ``core.inference.GeneratorStepper``, the generator in NumPy one step at a time
-  (equal to the Keras cell to 1e-5; tested), driven by ``core.generate_steps.StepGenerator``:
+- **Generation**: ``core.models.inference.GeneratorStepper``, the generator in NumPy one step at a time
+  (equal to the Keras cell to 1e-5; tested), driven by ``core.generation.generate_steps.StepGenerator``:
   length in steps or seconds, seed, variations, and a noise scale in the temperature's place; a
   primer is teacher-forced into the state first.
 
@@ -159,7 +159,7 @@ class CRNNGAN(keras.Model):
     # --- the pieces of a step ---------------------------------------------------------------
     def _inputs(self, batch: int, steps: int, teacher=None):
         """The generator's input: uniform noise in [0, 1) and, to teacher-force it, the real
-        previous steps (``core.generate_steps`` draws the same noise, scaled)."""
+        previous steps (``core.generation.generate_steps`` draws the same noise, scaled)."""
         noise = keras.random.uniform((batch, steps, self.noise_dim))
         if teacher is None:
             teacher = keras.ops.zeros((batch, steps, self.features))

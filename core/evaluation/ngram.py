@@ -58,7 +58,7 @@ class NGramModel:
     def nll(self, seqs: Iterable[Tokens]) -> float:
         """Mean negative log-likelihood (nats per token) of every token but each sequence's first.
 
-        The first token is skipped to score the same tokens as ``core.likelihood.heldout_nll``.
+        The first token is skipped to score the same tokens as ``core.evaluation.likelihood.heldout_nll``.
         """
         total, count = 0.0, 0
         for seq in seqs:

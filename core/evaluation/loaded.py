@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from core import corpus, metrics, ngram
+from core import corpus
+from core.evaluation import metrics
+from core.evaluation import ngram
 from core.encodings.base import Tokenizer
-from core.modelconfig import ModelConfig
+from core.models.config import ModelConfig
 from core.piece import Piece
 from core.runs import Run
 

@@ -1,26 +1,26 @@
 """How a checkpoint does: a short sample and the numbers that describe it.
 
 :func:`checkpoint_report` runs after every checkpoint of a training (the training job passes it
-to ``core.train.train`` as ``on_checkpoint``): it generates ``SAMPLE_VARIATIONS`` samples of
+to ``core.training.train.train`` as ``on_checkpoint``): it generates ``SAMPLE_VARIATIONS`` samples of
 ``SAMPLE_TOKENS`` tokens with a fixed seed at temperature 1, with no top-k, top-p or anti-loop (so
 the numbers show the model, not the sampler), writes ``samples/epoch_NNNN.mid`` and
 ``samples/epoch_NNNN.json`` in the run folder, and returns the numbers:
 
-- the samples (generated part only): ``core.metrics.piece_metrics`` of the first against the
+- the samples (generated part only): ``core.evaluation.metrics.piece_metrics`` of the first against the
   *training* pieces (loop rate, pitch statistics and their distance to the corpus), the copy rate
   averaged over all of them, and ``token_loop_rate`` (loop rate of the token sequence);
 - the held-out pieces measured the same way, as the reference: ``val_pieces``,
-  ``heldout_copy_rate`` and ``heldout_loop_rate`` (``core.loaded.LoadedRun.heldout``);
+  ``heldout_copy_rate`` and ``heldout_loop_rate`` (``core.evaluation.loaded.LoadedRun.heldout``);
 - ``frame_nll`` for the step encodings (``pianoroll``, ``frames``): nats per time step, the JSB
   benchmark's number (``python -m core eval --run RUN --split test`` on the test split);
-- held-out likelihood on the validation pieces (``core.likelihood.heldout_nll``: one stateful
+- held-out likelihood on the validation pieces (``core.evaluation.likelihood.heldout_nll``: one stateful
   pass over each whole piece for many-to-many models), in nats per token and per note, with
   ``nll_by_position``, next to a 3-gram baseline fitted on the training pieces
   (``baseline_nll_token``, ``baseline_nll_note``).
 
 A model of real-valued steps (the C-RNN-GAN) has no likelihood: its report has the samples'
 numbers above (its samples start from noise alone, ``SAMPLE_GAN_STEPS`` steps), the paper's four
-measures (``core.music_measures``) for the samples and, as ``heldout_*``, for the validation
+measures (``core.evaluation.music_measures``) for the samples and, as ``heldout_*``, for the validation
 pieces, and ``val_mse``: the generator's teacher-forced squared error on the validation pieces.
 
 When the run's corpus cannot be loaded any more, the report says why in ``corpus_problem`` and
@@ -36,11 +36,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core import atomic, metrics, music_measures
+from core import atomic
+from core.evaluation import metrics
+from core.evaluation import music_measures
 from core.encodings.rolls import PianoRollTokenizer
-from core.generate import Generator
-from core.likelihood import heldout_nll
-from core.loaded import BASELINE_N, LoadedRun, loaded
+from core.generation.generate import Generator
+from core.evaluation.likelihood import heldout_nll
+from core.evaluation.loaded import BASELINE_N, LoadedRun, loaded
 from core.runs import Run
 
 SAMPLE_TOKENS = 512
@@ -74,7 +76,7 @@ def evaluate_run(run_dir: Run | str | Path, epoch: int | None = None,
 
 
 def checkpoint_reporter(run: Run, log: Callable[[str], None]) -> Callable[[int, Any], None]:
-    """The ``on_checkpoint`` hook a training job passes to ``core.train.train``: a report for
+    """The ``on_checkpoint`` hook a training job passes to ``core.training.train.train``: a report for
     each checkpoint; a failed sample is logged and never ends the training."""
     def report(epoch: int, model: Any) -> None:
         try:

@@ -9,7 +9,7 @@ Worker 0 is the chief (or the one ``"chief"`` task, when the cluster names one):
 the run folder. :func:`from_env` reads ``TF_CONFIG`` (no ``TF_CONFIG``, or one worker: a plain
 single-process job). :func:`run_local` starts N workers of one command on this machine, on free
 localhost ports, and waits for them (``python -m core train ... --local-workers N``). Plain
-Python, no TensorFlow: the strategy itself is made in ``core.distributed``.
+Python, no TensorFlow: the strategy itself is made in ``core.training.distributed``.
 """
 
 from __future__ import annotations

@@ -3,13 +3,13 @@
 :func:`heldout_nll` is the project's one held-out NLL (nats per token):
 
 - a many-to-many model (``studio``, ``ragtime``) reads each whole validation piece in one
-  stateful pass with the generator's own step (:class:`core.inference.LSTMStepper`), from a zero
+  stateful pass with the generator's own step (:class:`core.models.inference.LSTMStepper`), from a zero
   state at the piece's first token, scoring every token but the first given all before it;
 - the biaxial model (piano-roll cells) scores every cell of each whole piece in one pass of the
   Keras model: it is causal inside (the step before, the pitches below), so this is exactly the
   probability its cell-by-cell stepper gives (tested);
 - a many-to-one seed model scores up to ``MAX_WINDOWS`` evenly spaced tokens that have a full
-  window before them (its sliding window, :class:`core.inference.WindowForward`).
+  window before them (its sliding window, :class:`core.models.inference.WindowForward`).
 
 Both also report the NLL by position in the piece (``POSITION_BUCKETS``: the index of the token
 a prediction is made *after*, so ``"0-127"`` is the first 128-token window), which shows whether
@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.biaxial import RollBatches
-from core.inference import LSTMStepper, WindowForward
+from core.models.biaxial import RollBatches
+from core.models.inference import LSTMStepper, WindowForward
 
 POSITION_BUCKETS = ((0, 128), (128, 256), (256, 512), (512, None))
 MAX_WINDOWS = 256   # validation positions scored for a many-to-one model

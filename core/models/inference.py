@@ -20,9 +20,9 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from core.biaxial import note_features
+from core.models.biaxial import note_features
 from core.encodings.rolls import ON
-from core.presets import OneHot, ScaleTokens
+from core.models.presets import OneHot, ScaleTokens
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * np.tanh(0.5 * x) + 0.5  # = 1 / (1 + exp(-x)), without overflow
@@ -258,10 +258,10 @@ class Recurrent:
 
 
 class BiaxialStepper:
-    """The biaxial model (``core.biaxial``) one piano-roll cell at a time, lowest pitch first.
+    """The biaxial model (``core.models.biaxial``) one piano-roll cell at a time, lowest pitch first.
 
     At the start of each step the time-axis LSTMs advance once for every pitch (from the step
-    before, through :func:`core.biaxial.note_features`); then the note-axis LSTMs run up the
+    before, through :func:`core.models.biaxial.note_features`); then the note-axis LSTMs run up the
     pitches, each reading the cell just chosen below it. ``step`` returns the probabilities of
     the next cell's tokens ``[PAD, off, on, held]``, so the generator's sampler draws cells like
     any token (temperature included).
@@ -333,7 +333,7 @@ class BiaxialStepper:
 
 
 class GeneratorStepper:
-    """The C-RNN-GAN's generator (``core.crnngan``) one step for a batch of sequences at a
+    """The C-RNN-GAN's generator (``core.models.crnngan``) one step for a batch of sequences at a
     time: noise and the previous step -> ReLU input layer -> LSTMs -> the next step (linear)."""
 
     def __init__(self, model: Any) -> None:
@@ -365,7 +365,7 @@ def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow | BiaxialS
     """The step-by-step form ``config``'s preset generates with (``start`` / ``step``)."""
     if config.reads_notes:
         raise ValueError("a model of real-valued steps draws no tokens: it generates with "
-                         "GeneratorStepper (core.generate_steps.StepGenerator)")
+                         "GeneratorStepper (core.generation.generate_steps.StepGenerator)")
     if config.reads_pianoroll:
         return BiaxialStepper(model, config)
     if config.many_to_many:

@@ -8,7 +8,7 @@
 - **Pitch and time**: distinct pitches, pitch-class histogram and entropy (bits), their distance
   to the corpus's, and the share of the piece during which nothing sounds.
 - **Likelihood**: nats per note (:func:`nll_per_note`); the n-gram baseline is
-  ``core.ngram``, a model's held-out NLL ``core.likelihood.heldout_nll``.
+  ``core.evaluation.ngram``, a model's held-out NLL ``core.evaluation.likelihood.heldout_nll``.
 
 :func:`piece_metrics` gathers the piece-level numbers into one JSON-ready dict.
 

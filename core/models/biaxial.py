@@ -15,8 +15,8 @@ step and pitch) and predicts each cell from everything before it, along two axes
 
 The model returns, per cell, the probabilities of the encoding's tokens ``[PAD, off, on, held]``
 = ``[0, 1 - p, p * a, p * (1 - a)]``, so it trains with the same sparse cross-entropy as every
-token model (nats per cell) and generates through the same sampler (``core.inference``'s
-:class:`~core.inference.BiaxialStepper`, one cell at a time, the lower notes first). The note
+token model (nats per cell) and generates through the same sampler (``core.models.inference``'s
+:class:`~core.models.inference.BiaxialStepper`, one cell at a time, the lower notes first). The note
 features are computed in NumPy (:func:`note_features`) by both the training data
 (:class:`RollBatches`) and the stepper, so training and generation read the same inputs.
 """
@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from core.data import PieceBatches
+from core.models.batches import PieceBatches
 from core.encodings.rolls import ON
 
 VICINITY = 12        # pitches either side whose previous play/articulate a pitch reads

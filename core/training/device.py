@@ -2,8 +2,8 @@
 
 ``describe()`` names the device for ``status.json`` and ``run.json`` (``for_cluster`` names a
 cluster's: ``"2 workers × 1 x NVIDIA H200"``); ``setup(strategy)`` turns on mixed precision on a
-GPU (the output layers stay float32, ``core.presets``) and returns the strategy's scope (a no-op
-context without one). The strategy itself comes from ``core.distributed.make_strategy``.
+GPU (the output layers stay float32, ``core.models.presets``) and returns the strategy's scope (a no-op
+context without one). The strategy itself comes from ``core.training.distributed.make_strategy``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def workers_of(name: str) -> int:
 def setup(strategy: Any = None, mixed: bool = True) -> contextlib.AbstractContextManager:
     """Mixed precision on a GPU (unless ``mixed`` is off: a model with its own training step and
     no loss scaling, the C-RNN-GAN, stays float32); the scope of ``strategy``
-    (``core.distributed``) when there is one."""
+    (``core.training.distributed``) when there is one."""
     if mixed and describe()["device"] == "GPU":
         keras.mixed_precision.set_global_policy("mixed_float16")
     return strategy.scope() if strategy is not None else contextlib.nullcontext()

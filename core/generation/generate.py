@@ -4,11 +4,11 @@
     >>> result = gen.generate(length=500, temperature=0.9, top_p=0.95, seed=1, variations=3)
     >>> result.piece(0).to_midi().write("out.mid")
 
-Primers and the ``Result`` are ``core.primers``'s (shared with ``core.generate_steps``, the
+Primers and the ``Result`` are ``core.generation.primers``'s (shared with ``core.generation.generate_steps``, the
 C-RNN-GAN's generator, which :meth:`Generator.from_run` returns for such a run). A step is
-computed by the preset's NumPy inference form (``core.inference``: the LSTM state
+computed by the preset's NumPy inference form (``core.models.inference``: the LSTM state
 carried for many-to-many models, a sliding window for the seed models) and sampled by
-``core.sampling`` (temperature, top-k / top-p, repetition penalty, anti-loop), all variations
+``core.generation.sampling`` (temperature, top-k / top-p, repetition penalty, anti-loop), all variations
 in one batch from a seeded generator, so the same seed gives the same music.
 """
 
@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from core import presets
+from core.models import presets
 from core.encodings.base import PAD, Tokenizer
-from core.inference import engine_for
-from core.loaded import LoadedRun, loaded
-from core.primers import PRIMERS, Primers, Result, one_blas_thread  # noqa: F401 (re-exported)
+from core.models.inference import engine_for
+from core.evaluation.loaded import LoadedRun, loaded
+from core.generation.primers import PRIMERS, Primers, Result, one_blas_thread  # noqa: F401 (re-exported)
 from core.runs import Run
-from core.sampling import LoopGuard, sample
+from core.generation.sampling import LoopGuard, sample
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
 
 REPETITION_WINDOW = 32      # tokens looked back at by the repetition penalty
@@ -38,7 +38,7 @@ SECONDS_CHECK_EVERY = 16    # tokens between two decodes when a length in second
 class Generator(Primers):
     """Samples music from one checkpoint of a run. Build it with :meth:`from_run`, or from a live
     ``model`` (e.g. during training) with its ``tokenizer`` and ``config``
-    (a :class:`core.presets.ModelConfig`)."""
+    (a :class:`core.models.presets.ModelConfig`)."""
 
     def __init__(self, model: Any, tokenizer: Tokenizer, config: Any,
                  run: LoadedRun | None = None) -> None:
@@ -53,10 +53,10 @@ class Generator(Primers):
     def from_run(cls, run_dir: str | Path | Run | LoadedRun, epoch: int | None = None) -> "Generator":
         """The checkpoint of ``epoch`` (default: ``best.keras``, else the latest) of a run folder,
         loaded with ``safe_mode``, with the run's tokenizer and model config; for a model of
-        real-valued steps (C-RNN-GAN) a ``core.generate_steps.StepGenerator``, which takes the
+        real-valued steps (C-RNN-GAN) a ``core.generation.generate_steps.StepGenerator``, which takes the
         same arguments. A
         :class:`LoadedRun` given is used as is (the app passes its cached one); otherwise the
-        process's (``core.loaded.loaded``)."""
+        process's (``core.evaluation.loaded.loaded``)."""
         if isinstance(run_dir, LoadedRun):
             lr = run_dir
         else:
@@ -75,9 +75,9 @@ class Generator(Primers):
     def for_model(cls, model: Any, tokenizer: Any, config: Any,
                   run: LoadedRun | None = None) -> "Generator":
         """The generator of a live ``model``: a ``Generator``, or for a model of real-valued
-        steps a ``core.generate_steps.StepGenerator`` (same arguments, same ``Result``)."""
+        steps a ``core.generation.generate_steps.StepGenerator`` (same arguments, same ``Result``)."""
         if config.reads_notes:
-            from core.generate_steps import StepGenerator
+            from core.generation.generate_steps import StepGenerator
             return StepGenerator(model, tokenizer, config, run)
         return cls(model, tokenizer, config, run)
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import metrics as piece_metrics
-from core.generate import Generator
+from core.evaluation import metrics as piece_metrics
+from core.generation.generate import Generator
 from core.render import render_audio, to_musicxml
 
 log = logging.getLogger("composer_studio")

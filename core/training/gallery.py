@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import atomic, presets
+from core import atomic
+from core.models import presets
 from core.paths import SHARED_DATA, SHIPPED_RUNS
 from core.runs import Run, checkpoint_name
-from core.evaluate import checkpoint_report, checkpoint_reporter
+from core.training.report import checkpoint_report, checkpoint_reporter
 from core.settings import TrainSpec
-from core.train import train
+from core.training.train import train
 
 GROOVE_CREDIT = "Groove MIDI Dataset, Gillick et al. 2019, CC BY 4.0"
 
@@ -223,7 +224,7 @@ def _rebuild(c: dict[str, Any]) -> list[str]:
 
 def _gan_by_epoch(run: Run, first: dict[str, Any]) -> list[str]:
     """A GAN's card table: its losses, and the paper's measures of its samples by epoch next to
-    the held-out pieces' own (``core.music_measures``), with copy and loop rate."""
+    the held-out pieces' own (``core.evaluation.music_measures``), with copy and loop rate."""
     def pair(m, key):
         return f"{_f(m.get(key))} ({_f(m.get('heldout_' + key))})"
 
