@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
-from core.cli import corpus, evaluate, gallery, generate, jobs, render, train
+from core.cli import copies, corpus, evaluate, gallery, generate, jobs, render, train
 
 # in the order they appear in --help
-COMMANDS = [corpus, train, jobs, generate, evaluate, render, gallery]
+COMMANDS = [corpus, train, jobs, generate, evaluate, copies, render, gallery]
 
 
 def build_parser() -> argparse.ArgumentParser:

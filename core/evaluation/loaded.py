@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core import corpus
-from core.evaluation import metrics
+from core.evaluation import copies, metrics
 from core.evaluation import ngram
 from core.encodings.base import Tokenizer
 from core.models.config import ModelConfig
@@ -86,8 +86,16 @@ class LoadedRun:
         return [self.tokenizer.encode(p) for p in self.split[1]]
 
     @cached_property
-    def copy_index(self) -> metrics.CorpusIndex:
-        return metrics.CorpusIndex(self.split[0], COPY_N, self.tokenizer.instrument_kind)
+    def copy_index(self) -> copies.SourceIndex:
+        """The training pieces' copy index, which also says where each copy comes from."""
+        return copies.SourceIndex(self.split[0], COPY_N, self.tokenizer.instrument_kind)
+
+    @cached_property
+    def heldout_passages(self) -> list[tuple[str, list[copies.Passage]]]:
+        """Each validation piece's own borrowing from the training pieces: ``(name,
+        passages)``, the examples behind ``heldout_copy_rate``."""
+        kind = self.tokenizer.instrument_kind
+        return [(p.name, self.copy_index.passages(p.select(kind))) for p in self.split[1]]
 
     @cached_property
     def pitch_class_histogram(self) -> np.ndarray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.evaluation import metrics as piece_metrics
+from core.evaluation.copies import SourceIndex
 from core.generation.generate import Generator
 from core.render import render_audio, to_musicxml
 
@@ -33,6 +34,7 @@ class Composition:
     settings: dict[str, Any] = field(default_factory=dict)
     musicxml: bytes | None = None
     musicxml_problem: str | None = None
+    passages: list = field(default_factory=list)  # copied passages (``core.evaluation.copies``)
     generated_tokens: int = 0
     created: float = field(default_factory=time.time)
 
@@ -50,7 +52,8 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
     ``audio``: a WAV (``stereo``, ``sample_rate``), and with ``preview`` the same as Ogg
     Vorbis for a page to play; ``score``: a MusicXML file, or the reason
     there is none; ``with_metrics``: copy and loop numbers (copying against ``copy_index`` when
-    given). Returns the compositions and the generator's ``Result`` (seed, timing, tokens).
+    given, and with a ``SourceIndex`` the copied passages: ``passages``, and as dicts
+    ``metrics["copied_passages"]``). Returns the compositions and the generator's ``Result`` (seed, timing, tokens).
     """
     result = generator.generate(**options)
     pieces = result.pieces
@@ -68,6 +71,9 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
                 c.preview = rendered.ogg_bytes()
         if with_metrics:
             c.metrics = piece_metrics.piece_metrics(piece, copy_index)
+            if isinstance(copy_index, SourceIndex):
+                c.passages = copy_index.passages(piece)
+                c.metrics["copied_passages"] = [p.to_dict() for p in c.passages]
         if score:
             try:
                 c.musicxml = to_musicxml(piece, title=name, model=title)

@@ -9,6 +9,8 @@ the numbers show the model, not the sampler), writes ``samples/epoch_NNNN.mid`` 
 - the samples (generated part only): ``core.evaluation.metrics.piece_metrics`` of the first against the
   *training* pieces (loop rate, pitch statistics and their distance to the corpus), the copy rate
   averaged over all of them, and ``token_loop_rate`` (loop rate of the token sequence);
+  ``copied_passages``: the first sample's copied passages, each with its training piece, bars
+  and interval (``core.evaluation.copies``);
 - the held-out pieces measured the same way, as the reference: ``val_pieces``,
   ``heldout_copy_rate`` and ``heldout_loop_rate`` (``core.evaluation.loaded.LoadedRun.heldout``);
 - ``frame_nll`` for the step encodings (``pianoroll``, ``frames``): nats per time step, the JSB
@@ -140,6 +142,8 @@ def _report(run: Run, epoch: int | None, model: Any,
     for key in ("longest_copy_notes", "longest_copy_seconds", "longest_copy_onsets"):
         report[key] = max(c[key] for c in copies)
     report["loop_rate_mean"] = float(np.mean([metrics.loop_rate(p) for p in pieces]))
+    # where the first sample's copied notes come from (core.evaluation.copies)
+    report["copied_passages"] = [p.to_dict() for p in corpus.copy_index.passages(sample)]
     report.update(corpus.heldout)
     if lr.tokenizer.continuous:
         report.update(_step_model_numbers(gen, corpus, pieces))
