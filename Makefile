@@ -9,15 +9,21 @@ PORT   ?= 8501
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test deps test-deps system-deps browser bench gallery clean help
+.PHONY: run room test deps test-deps system-deps browser bench gallery clean help
 
 help:
-	@echo "make run    - install what is missing, then start the app on http://localhost:$(PORT)"
+	@echo "make run    - install what is missing, then start the app on http://localhost:$(PORT) (this machine only)"
+	@echo "make room   - the same for a room: every interface, phones as audience, a presenter link"
 	@echo "make test   - install what is missing (incl. chromium), then run the test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ (JSON on stdout)"
 
+# this machine only (127.0.0.1), every right: app_ui/serve.py
 run: deps
 	$(PY) -m app_ui.serve --server.port $(PORT)
+
+# every interface; prints the LAN address for phones (audience) and the presenter link
+room: deps
+	$(PY) -m app_ui.serve --room --server.port $(PORT)
 
 test: test-deps
 	$(PY) -m pytest -q

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from app_ui.rights import sign_in
 from app_ui.routing import routing
 from core.generation.pool import all_busy
 
 st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
+sign_in()  # room mode: a presenter link's ?key= leaves the address; a cookie's right returns
 # The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server
 # settings: .streamlit/config.toml, read before the first request.
 # routing: the page run below was routed here (app_ui.routing); all_busy: a visitor is being

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_ui.settings import demo_mode
+from app_ui.settings import demo_mode, room_mode
 
 # Demo mode: bigger text, buttons and slider handles, readable from the back of a room.
 DEMO_CSS = """
@@ -38,6 +38,10 @@ def header(title: str, intro: str | None = None) -> None:
 
 
 def demo_notice(what: str) -> None:
-    """Say plainly that ``what`` is switched off on this public screen."""
+    """Say plainly that ``what`` is not this session's (demo mode, or the audience in a room)."""
+    if room_mode() and not demo_mode():
+        st.info(f"{what} is the presenter's. Follow the training on Home or below, and compose "
+                "with any model on Home and the Generate page.", icon=":material/co_present:")
+        return
     st.info(f"{what} is switched off in demo mode. The gallery models are ready to play with "
             "on the Generate page.", icon=":material/mic:")

@@ -1,7 +1,12 @@
-"""``make run``: Streamlit's own ``run`` command on ``streamlit_app.py``, warm before the first
-visitor comes.
+"""``make run`` and ``make room``: Streamlit's own ``run`` command on ``streamlit_app.py``, warm
+before the first visitor comes.
 
-    python -m app_ui.serve [streamlit run options, e.g. --server.port 8501]
+    python -m app_ui.serve [--room] [streamlit run options, e.g. --server.port 8501]
+
+Without ``--room`` (``make run``) the server listens on 127.0.0.1 only: this machine, with
+every right, unless ``--server.address`` says otherwise. ``--room`` (``make room``) serves
+every interface, everyone as audience but the presenter link's browser (``app_ui.room``,
+``app_ui.rights``).
 
 The server process starts a background warm-up as soon as Streamlit's runtime exists
 (``app_ui.ready.start``: the default model, FluidSynth with its soundfont, Home's pool of
@@ -49,8 +54,17 @@ def _warm_when_serving() -> None:
     ready.start()
 
 
+LOCAL_ONLY = ["--server.address", "127.0.0.1"]
+
+
 def streamlit_argv(argv: list[str]) -> list[str]:
-    """The ``streamlit run`` command line for ``make run``'s options ``argv``."""
+    """The ``streamlit run`` command line for ``make run``'s (or ``make room``'s) options."""
+    if "--room" in argv:
+        from app_ui import room
+
+        argv = room.prepare([a for a in argv if a != "--room"])
+    elif not any(a == "--server.address" or a.startswith("--server.address=") for a in argv):
+        argv = [*LOCAL_ONLY, *argv]
     return ["streamlit", "run", str(ENTRY_POINT),
             "--server.maxUploadSize", str(math.ceil(upload_limit_mb())), *argv]
 

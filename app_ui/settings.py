@@ -2,6 +2,10 @@
 
 - ``COMPOSER_DEMO=1``: demo mode for a public screen: no training, no uploads, no deletion,
   large controls.
+- ``COMPOSER_ROOM=1``: room mode (``make room`` sets it): everyone is audience (what demo mode
+  allows) except browser sessions opened with the presenter link (``app_ui.rights``).
+- ``COMPOSER_PRESENTER_KEY``: the presenter key in room mode (``make room`` makes a random one
+  when it is unset).
 - ``COMPOSER_RUNS_ROOTS``: extra folders holding run folders, separated by ``os.pathsep``
   (``:``), shown before the shipped gallery and the user's runs.
 - ``COMPOSER_UPLOAD_MB``: the most MIDI a person may upload at once, in MB (default 50).
@@ -20,6 +24,10 @@ TRUE = {"1", "true", "yes", "on"}
 
 def demo_mode() -> bool:
     return os.environ.get("COMPOSER_DEMO", "").strip().lower() in TRUE
+
+
+def room_mode() -> bool:
+    return os.environ.get("COMPOSER_ROOM", "").strip().lower() in TRUE
 
 
 def upload_limit_mb() -> float:

@@ -1,12 +1,14 @@
-"""Streamlit's uploaded files -> ``core.corpus.uploads`` with the app's upload limit."""
+"""Streamlit's uploaded files -> ``core.corpus.uploads`` with the app's upload limit, for a
+session with the right to upload (``app_ui.rights``)."""
 
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from app_ui.rights import require
 from app_ui.settings import upload_limit_mb
 from core.corpus import uploads
-from core.corpus.uploads import save_uploads, uploaded_sets  # noqa: F401  (the pages' imports)
+from core.corpus.uploads import uploaded_sets  # noqa: F401  (the pages' import)
 
 
 def as_pairs(uploaded: Iterable) -> list[tuple[str, bytes]]:
@@ -20,4 +22,11 @@ def check_size(files: list[tuple[str, bytes]], limit_mb: float | None = None) ->
 
 def load_uploads(files: list[tuple[str, bytes]], limit_mb: float | None = None,
                  progress: Callable[[int, int, str], None] | None = None):
+    require("upload MIDI")
     return uploads.load_uploads(files, upload_limit_mb() if limit_mb is None else limit_mb, progress)
+
+
+def save_uploads(name: str, pieces):
+    """Keep the uploaded pieces as the corpus ``name`` (``core.corpus.uploads.save_uploads``)."""
+    require("upload MIDI")
+    return uploads.save_uploads(name, pieces)

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from app_ui import action, demo_mode, page_guard, upload_limit_mb
-from app_ui.layout import header
+from app_ui import action, page_guard, upload_limit_mb
+from app_ui.layout import demo_notice, header
+from app_ui.rights import granted
 from app_ui.music import audio_for, show_music
 from app_ui.uploads import as_pairs, load_uploads, save_uploads
 from app_ui.routing import routed_page
@@ -77,13 +78,13 @@ with page_guard("Corpus"):
                 st.session_state.pop("corpus_vocab", None)
 
     with upload_tab:
-        if demo_mode():
-            st.info("Uploads are switched off in demo mode.", icon=":material/mic:")
+        if not granted():  # demo mode, or the audience in a room (app_ui.rights)
+            demo_notice("Uploading MIDI")
         else:
             limit = upload_limit_mb()
-            files = st.file_uploader(f"MIDI files (.mid, .midi) or a .zip of them — up to {limit:g} MB "
-                                     "in all", type=["mid", "midi", "zip"], accept_multiple_files=True,
-                                     key="corpus_upload")
+            files = st.file_uploader(f"MIDI files (.mid, .midi, .rmi) or a .zip of them — up to "
+                                     f"{limit:g} MB in all", type=["mid", "midi", "rmi", "kar", "zip"],
+                                     accept_multiple_files=True, key="corpus_upload")
             set_name = st.text_input("Name for this corpus", value="my-midi", key="corpus_upload_name")
             if st.button("Load uploaded files", key="corpus_upload_load", type="primary"):
                 with action("Reading your files", hint="Check that they are MIDI files (.mid) or a "
@@ -123,6 +124,13 @@ with page_guard("Corpus"):
             vocab = st.session_state.get("corpus_vocab")
             if vocab:
                 st.table({"encoding": list(vocab), "vocabulary": list(vocab.values())})
+
+        if result.repaired:
+            with st.expander(f"Repaired files ({len(result.repaired)})", expanded=True):
+                st.caption("Used, read past damage the way other MIDI tools read it:")
+                st.dataframe({"file": [f for f, _ in result.repaired],
+                              "repaired": ["; ".join(r) for _, r in result.repaired]},
+                             hide_index=True, key="corpus_repaired")
 
         if result.skipped:
             with st.expander(f"Skipped files ({len(result.skipped)})", expanded=True):

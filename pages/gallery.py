@@ -4,10 +4,11 @@ checkpoint's sample to hear, and two checkpoints side by side."""
 
 import streamlit as st
 
-from app_ui import action, demo_mode, page_guard
+from app_ui import action, page_guard
 from app_ui.charts import copying_figure, history_figure
 from app_ui.layout import header
 from app_ui.music import all_runs, midi_file_audio, midi_file_piece, show_metrics, show_music
+from app_ui.rights import granted
 from app_ui.routing import routed_page
 
 routed_page()  # a deep link to this page still runs streamlit_app.py first
@@ -153,5 +154,5 @@ with page_guard("Gallery"):
             with right:
                 _sample(run, b, key="gallery_cmp_b")
 
-    if not run.shipped and not demo_mode():
+    if not run.shipped and granted():
         _delete(run)

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from app_ui import action, demo_mode, page_guard
+from app_ui import action, page_guard
 from app_ui.layout import header
 from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
                           show_composition, usable_runs)
+from app_ui.rights import granted
 from app_ui.routing import routed_page
 from core.models.config import PRESETS
 from core.settings import SamplingSettings, bounds
@@ -88,7 +89,7 @@ with page_guard("Generate"):
                                              help="A piano-roll model's token is one pitch at one step.")
                 penalty = st.slider("Repetition penalty (1 = off)", 1.0, 2.0, 1.0, 0.05,
                                     key="gen_repetition_penalty")
-        primer_kinds = [k for k in PRIMERS if not (k == "midi" and demo_mode())
+        primer_kinds = [k for k in PRIMERS if not (k == "midi" and not granted())
                         and (k != "none" or gan)]
         kind = st.radio("Start from", primer_kinds, format_func=PRIMERS.get,
                         key="gen_primer_kind_gan" if gan else "gen_primer_kind")

@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from app_ui import action, page_guard
+from app_ui import action, live, page_guard
 from app_ui.charts import empty_roll
 from app_ui.layout import header
 from app_ui.music import default_run, show_composition, warm_up
+from app_ui.room import show_join_code
 from app_ui.ready import home_piece
+from app_ui.rights import is_presenter
+from app_ui.settings import room_mode
 from app_ui.routing import routed_page
 
 routed_page()  # a deep link to this page still runs streamlit_app.py first
@@ -20,6 +23,8 @@ header("Composer Studio",
        "and **Generate** with every slider.")
 
 with page_guard("Home"):
+    if is_presenter():
+        show_join_code()
     run = default_run()
     if run is None:
         st.warning("No model is installed yet, so there is nothing to compose with.", icon=":material/piano:")
@@ -41,3 +46,5 @@ with page_guard("Home"):
             st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
                          icon=":material/tune:")
         st.caption(f"Model: `{run.name}` — see its model card in the Gallery.")
+    if room_mode():
+        live.show()  # the presenter's training, live, for every phone

@@ -6,9 +6,10 @@ tab or reloading the app never stops it, and reopening the page shows it again.
 
 import streamlit as st
 
-from app_ui import action, demo_mode, page_guard
+from app_ui import action, page_guard, training
 from app_ui.charts import history_figure
 from app_ui.layout import demo_notice, header
+from app_ui.rights import granted
 from app_ui.uploads import uploaded_sets
 from app_ui.routing import routed_page
 
@@ -33,7 +34,6 @@ def _fmt_seconds(s) -> str:
 def _setup_form() -> None:
     """The settings and the Start button."""
     from core import corpus
-    from core.training import jobs
     from core.models import config as presets
     from core.encodings import encoding_names
     from core.settings import TrainSpec
@@ -90,7 +90,7 @@ def _setup_form() -> None:
                              seed=int(seed), transpose=int(transpose) or None,
                              **({"pretrain_epochs": int(pretrain), "feature_matching": matching,
                                  "freeze": freeze} if preset == "crnngan" else {}))
-            run = jobs.start(spec)
+            run = training.start(spec)  # the session's right first (app_ui.rights)
             st.session_state["train_job"] = str(run.path)
             st.toast(f"Started {run.name}", icon=":material/directions_run:")
 
@@ -123,13 +123,13 @@ def _job_panel(run_dir: str) -> None:
         st.warning("The training process ended without finishing (the machine restarted, or it was "
                    "killed).", icon=":material/warning:")
 
-    if demo_mode():
+    if not granted():  # demo mode, or the audience in a room
         return
     b1, b2, b3, _ = st.columns([1, 2, 1, 2], vertical_alignment="center")
     if job.state in (RunState.QUEUED, RunState.RUNNING):
         if b1.button("Stop", icon=":material/stop:", key="train_stop"):
             with action("Stopping", hint="Try again in a moment."):
-                jobs.stop(run.path)
+                training.stop(run.path)
                 st.toast("Asked the job to save a checkpoint and stop.", icon=":material/pan_tool:")
     if job.can_resume:
         more = b3.number_input("Train up to epoch", min_value=job.epoch + 1,
@@ -138,7 +138,7 @@ def _job_panel(run_dir: str) -> None:
         if b2.button(f"{job.resume_label} to epoch {int(more)}", icon=":material/play_arrow:",
                      key="train_resume"):
             with action("Resuming", hint="Start a new run instead."):
-                jobs.resume(run.path, epochs=int(more))
+                training.resume(run.path, epochs=int(more))
                 st.rerun(scope="app")
     # when the job stops being active, rerun the whole page once so the polling ends
     was_active = st.session_state.get("train_was_active", {}).get(run_dir)
@@ -151,7 +151,7 @@ with page_guard("Train"):
     from core.training import jobs
     from core.runs import STATES_ACTIVE
 
-    if demo_mode():
+    if not granted():
         demo_notice("Training")
     else:
         _setup_form()

@@ -8,6 +8,7 @@ wait in state ``queued`` (see ``core.training.train._device_slot``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from core.runs import STATES_ACTIVE, Run, RunState
 from core.settings import TrainSpec, to_args
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+JOB_NICE = 10  # a training job's niceness above the server's (lower CPU priority)
 
 
 def new_run_dir(spec: TrainSpec, root: Path | None = None) -> Path:
@@ -67,6 +69,8 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    with contextlib.suppress(ProcessLookupError):  # set before it starts threads: they inherit it
+        os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.nice(0) + JOB_NICE))
     run.write_status(pid=proc.pid)
     return run
 
