@@ -65,6 +65,42 @@ def many_notes(n: int) -> bytes:
     return header + b"MTrk" + len(events).to_bytes(4, "big") + events
 
 
+def with_key_and_volume() -> bytes:
+    """A good file carrying a key signature (D major) and a volume control change: the base of
+    the damaged files below, each of which the reader repairs back to these same notes."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(0)
+    inst.notes = [pretty_midi.Note(90, 62 + i % 5, i * 0.25, i * 0.25 + 0.25) for i in range(8)]
+    inst.control_changes = [pretty_midi.ControlChange(7, 100, 0.0)]
+    pm.instruments.append(inst)
+    pm.key_signature_changes = [pretty_midi.KeySignature(2, 0.0)]
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def in_riff(data: bytes) -> bytes:
+    """``data`` wrapped in a RIFF ``RMID`` container (the ``.rmi`` format), as some tools save."""
+    inner = b"data" + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) & 1)
+    return b"RIFF" + (4 + len(inner)).to_bytes(4, "little") + b"RMID" + inner
+
+
+def with_byte(data: bytes, marker: bytes, offset: int, value: int) -> bytes:
+    """``data`` with the byte ``offset`` after the first ``marker`` set to ``value``."""
+    at = data.index(marker) + offset
+    return data[:at] + bytes([value]) + data[at + 1:]
+
+
+def volume_over_127(data: bytes) -> bytes:
+    """The volume control change's value byte (``B0 07 64``) set to 0xE4, above 127."""
+    return with_byte(data, b"\xb0\x07\x64", 2, 0xE4)
+
+
+def key_in_mode_2(data: bytes) -> bytes:
+    """The key signature's mode byte (``FF 59 02 sf mi``) set to 2, which no key has."""
+    return with_byte(data, b"\xff\x59\x02", 4, 2)
+
+
 def zipped(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -79,12 +115,13 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
     good = melody()
     return {
         "random.mid": (os.urandom(2000), "not a MIDI file"),
-        "truncated.mid": (good[: len(good) // 2], "truncated or corrupt MIDI"),
+        "truncated.mid": (good[: len(good) // 2],
+                          r"truncated at byte 56 \(the file ends inside track 2\)"),
         "silent.mid": (no_notes(), "no notes"),
         "empty.mid": (b"", "empty file"),
         "notes.txt": (b"hello", "not a MIDI file"),
         "bitflip.mid": (bytes(b ^ 0xFF if 14 <= i < 30 else b for i, b in enumerate(good)),
-                        "truncated or corrupt MIDI|not a MIDI file"),
+                        r"corrupt at byte 14 \(no track in the file\)"),
         "junk.zip": (zipped({"a.txt": b"junk"}), "not a MIDI file"),
         "note-bomb.mid": (many_notes(600_000), r"too many notes \(600,000 > 200,000\)"),
     }

@@ -68,6 +68,7 @@ def _stats(args: argparse.Namespace) -> int:
                       vocab_size=getattr(tokenizer, "vocab_size", None),   # None: continuous
                       tokens=int(sum(len(tokenizer.encode(p)) for p in result.pieces)))
     report["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped]
+    report["repaired_files"] = [{"file": f, "repairs": r} for f, r in result.repaired]
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -102,6 +103,10 @@ def _print_report(r: dict[str, Any]) -> None:
     if "encoding" in r:
         unit = "tokens" if r["vocab_size"] is not None else "steps"
         print(f"  encoding  {r['encoding']}: {r['size']}, {r['tokens']:,} {unit}")
+    if r["repaired_files"]:
+        print(f"  repaired  {len(r['repaired_files'])} (read as other tools read them):")
+        for s in r["repaired_files"]:
+            print(f"    {s['file']}: {'; '.join(s['repairs'])}")
     if r["skipped_files"]:
         print(f"  skipped   {len(r['skipped_files'])}:")
         for s in r["skipped_files"]:

@@ -4,7 +4,9 @@ A source is a built-in corpus name (see :data:`BUILTIN`), a folder (searched rec
 ``.mid``/``.midi``/``.kar``), a MIDI or ``.zip`` path, a list of such paths, or a list of
 ``(filename, bytes)`` uploads. Files are parsed in sandboxed worker processes
 (:mod:`~core.corpus.sandbox`), one bad file never aborts the corpus (it is listed in
-``CorpusResult.skipped`` with a reason), and parsed results are cached on disk by content hash
+``CorpusResult.skipped`` with a reason), a file read past damage other tools read past (RMID
+wrapping, stray data bytes, an undecodable key signature) is listed in ``CorpusResult.repaired``
+with what was repaired, and parsed results are cached on disk by content hash
 (:mod:`~core.corpus.store`), so a second load is instant.
 
 Also owns uploaded files kept for the app (``uploads``).
@@ -64,6 +66,7 @@ class CorpusResult:
     """The usable pieces of a source and every file (or tune) that was skipped, with why.
 
     ``n_files`` counts the files (or tunes) looked at: each became a piece or a skip entry.
+    ``repaired``: each used file read past damage, with its pieces' ``meta["repairs"]``.
     """
 
     name: str
@@ -71,6 +74,7 @@ class CorpusResult:
     n_files: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unit: str = "files"
+    repaired: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def summary(self) -> str:
         """``"371 of 371 files used"``."""
@@ -89,6 +93,7 @@ class CorpusResult:
             "files": self.n_files,
             "used": len(self.pieces),
             "skipped": len(self.skipped),
+            "repaired": len(self.repaired),
         }
 
 
@@ -141,7 +146,8 @@ def read_midi(midi: bytes | str | Path, name: str | None = None,
 
     Every path that reads MIDI a person supplied (corpus uploads, the Generate page's primer,
     ``generate --primer-midi``, ``render FILE``) comes through here or :func:`load`. Raises
-    ``ValueError`` with the reason when the file cannot be used.
+    ``ValueError`` with the reason when the file cannot be used; what was repaired to read it
+    is in the piece's ``meta["repairs"]``.
     """
     limits = limits or Limits()
     label = name or (Path(midi).name if not isinstance(midi, bytes) else "the MIDI file")
@@ -323,7 +329,7 @@ def _parse_files(readable: list[files.Candidate], progress: Progress | None, use
                  limits: Limits) -> list[sandbox.Outcome]:
     """``(pieces, skipped)`` per file, in order: from the per-file cache, else parsed."""
     digests = [hashlib.sha256(c.data).hexdigest() for c in readable]
-    keys = [store.cache_key("midi", d, limits.max_notes) for d in digests]
+    keys = [store.cache_key("midi", files.READER_VERSION, d, limits.max_notes) for d in digests]
     outcomes: dict[int, sandbox.Outcome] = {}
     for i, key in enumerate(keys):
         hit = store.read_cache(key) if use_cache else None
@@ -384,7 +390,8 @@ def _result(name: str, pieces: list[Piece], skipped: list[tuple[str, str]],
         shown = "; ".join(f"{f}: {r}" for f, r in skipped[:5]) or "nothing to read"
         more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
         raise ValueError(f"no usable pieces in {name}: {shown}{more}")
-    return CorpusResult(name, pieces, len(pieces) + len(skipped), skipped, unit)
+    repaired = [(p.name, list(p.meta["repairs"])) for p in pieces if p.meta.get("repairs")]
+    return CorpusResult(name, pieces, len(pieces) + len(skipped), skipped, unit, repaired)
 
 
 def _split_hash(name: str, seed: int) -> str:

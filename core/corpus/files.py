@@ -3,7 +3,9 @@
 Everything here treats its input as hostile. Sizes are checked before bytes are read; a zip is
 judged by its directory (member count, declared sizes, compression ratios) before any member
 is decompressed, members are read one at a time with a size cap and never written to disk.
-:func:`parse_midi` runs inside a :mod:`~core.corpus.sandbox` worker.
+:func:`parse_midi` runs inside a :mod:`~core.corpus.sandbox` worker; it reads what common tools
+read (:mod:`~core.corpus.smf` repairs RMID wrapping, stray data bytes and undecodable meta
+events, and says so).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Union
 
+from core.corpus import smf
 from core.corpus.sandbox import Outcome, Unusable
 from core.piece import Piece
 
 MB = 2**20
-MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf", ".rmi")
 
 #: Largest MIDI file accepted (bytes).
 MAX_FILE_BYTES = 5 * MB
@@ -162,7 +165,7 @@ def check(name: str, data: bytes, limits: Limits) -> Candidate:
         return Candidate(name, reason="empty file")
     if len(data) > limits.max_file_bytes:
         return Candidate(name, reason=too_large(len(data), limits.max_file_bytes))
-    if not data.startswith(b"MThd"):
+    if not smf.looks_like_midi(data):
         return Candidate(name, reason="not a MIDI file")
     return Candidate(name, data)
 
@@ -172,99 +175,32 @@ def too_large(size: int, limit: int) -> str:
 
 
 # --- parsing (runs in a sandbox worker) ---------------------------------------------------
+#: Bumped when the reader reads the same bytes differently (part of each file's cache key).
+READER_VERSION = 2
+
+
 def parse_midi(data: bytes, max_notes: int) -> Outcome:
-    """One piece from Standard MIDI File bytes, all tracks kept; named by the caller."""
+    """One piece from MIDI bytes, all tracks kept; named by the caller.
+
+    The bytes are checked and repaired first (:func:`core.corpus.smf.prepare`: notes counted
+    before any object is built, so a note bomb costs no memory); the repairs made go with the
+    piece as ``meta["repairs"]``, sentences for a person.
+    """
     import pretty_midi
 
-    n_notes = count_note_ons(data)  # before any object is built: a note bomb costs no memory
-    if n_notes > max_notes:
-        raise Unusable(f"too many notes ({n_notes:,} > {max_notes:,})")
-    if _midi_format(data) == 2:
-        data = _sequential_as_type1(data)
+    prepared = smf.prepare(data, max_notes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pretty_midi warns about odd but usable files
-            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(prepared.data))
     except MemoryError:
         raise
-    except Exception as e:
-        raise Unusable("truncated or corrupt MIDI") from e
+    except Exception as e:  # what the repairs do not cover: say what the parser said
+        raise Unusable(f"unreadable ({type(e).__name__}: {e})") from e
     n_notes = sum(len(inst.notes) for inst in pm.instruments)
     if n_notes == 0:
         raise Unusable("no notes")
     if n_notes > max_notes:
         raise Unusable(f"too many notes ({n_notes:,} > {max_notes:,})")
-    return [Piece.from_midi(pm, "")], []
-
-
-def count_note_ons(data: bytes) -> int:
-    """The note-ons (velocity > 0) in Standard MIDI File bytes, by a scan of the raw events
-    that builds no message objects (one pass, constant memory). A malformed track is counted
-    as far as it can be read; the real parser then says what is wrong with it."""
-    count, pos = 0, 8 + int.from_bytes(data[4:8], "big")  # the first chunk after MThd
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos + 4:pos + 8], "big")
-        start, pos = pos + 8, min(pos + 8 + length, len(data))
-        if data[start - 8:start - 4] == b"MTrk":
-            count += _track_note_ons(data, start, pos)
-    return count
-
-
-def _track_note_ons(data: bytes, pos: int, end: int) -> int:
-    count, status = 0, 0
-    while pos < end:
-        while pos < end and data[pos] & 0x80:  # the delta time: a variable-length quantity
-            pos += 1
-        pos += 1
-        if pos >= end:
-            break
-        if data[pos] & 0x80:                   # a status byte; else running status
-            status, pos = data[pos], pos + 1
-        if status in (0xFF, 0xF0, 0xF7):       # meta (with its type byte) and sysex: skip
-            pos += status == 0xFF
-            length = 0
-            while pos < end and data[pos] & 0x80:
-                length, pos = (length << 7) | (data[pos] & 0x7F), pos + 1
-            if pos >= end:
-                break
-            pos += 1 + ((length << 7) | data[pos])
-            status = 0                         # they cancel running status
-        elif status >= 0x80:
-            kind = status & 0xF0
-            if kind == 0x90 and pos + 1 < end and data[pos + 1]:
-                count += 1
-            pos += 1 if kind in (0xC0, 0xD0) else 2
-        else:                                  # data before any status: not readable further
-            break
-    return count
-
-
-def _midi_format(data: bytes) -> int:
-    """The SMF format number (0, 1 or 2) from the ``MThd`` header; -1 when it is too short."""
-    return int.from_bytes(data[8:10], "big") if len(data) >= 10 else -1
-
-
-def _sequential_as_type1(data: bytes) -> bytes:
-    """A type-2 file (independent patterns played one after another) as a type-1 file.
-
-    Each track is delayed by the total length of the tracks before it, so the patterns keep
-    their order in time instead of all starting at once.
-    """
-    import mido
-
-    try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
-    except MemoryError:
-        raise
-    except Exception as e:
-        raise Unusable("truncated or corrupt MIDI") from e
-    delay = 0
-    for track in midi.tracks:
-        length = sum(msg.time for msg in track)
-        if len(track):
-            track[0] = track[0].copy(time=track[0].time + delay)
-        delay += length
-    midi.type = 1
-    out = io.BytesIO()
-    midi.save(file=out)
-    return out.getvalue()
+    meta = {"repairs": prepared.warnings} if prepared.warnings else None
+    return [Piece.from_midi(pm, "", meta)], []
