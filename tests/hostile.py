@@ -101,6 +101,17 @@ def key_in_mode_2(data: bytes) -> bytes:
     return with_byte(data, b"\xff\x59\x02", 4, 2)
 
 
+def with_first_event(data: bytes, event: bytes) -> bytes:
+    """``data`` with ``event`` (delta time included) first in its first track."""
+    at = data.index(b"MTrk")
+    length = int.from_bytes(data[at + 4:at + 8], "big") + len(event)
+    return data[:at + 4] + length.to_bytes(4, "big") + event + data[at + 8:]
+
+
+#: A key signature event of 2 flats in mode 2 (no such key), at delta time 0.
+KEY_IN_MODE_2 = b"\x00\xff\x59\x02\xfe\x02"
+
+
 def zipped(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -196,7 +196,7 @@ def parse_midi(data: bytes, max_notes: int) -> Outcome:
     except MemoryError:
         raise
     except Exception as e:  # what the repairs do not cover: say what the parser said
-        raise Unusable(f"unreadable ({type(e).__name__}: {e})") from e
+        raise Unusable(f"unreadable ({e or type(e).__name__})") from e
     n_notes = sum(len(inst.notes) for inst in pm.instruments)
     if n_notes == 0:
         raise Unusable("no notes")
