@@ -177,6 +177,12 @@ def _ready_corpus_index(run):
         return None
 
 
+def copy_index_for(run):
+    """The run's copy index (``core.evaluation.copies.SourceIndex``) when it is quick to have,
+    else ``None`` (see ``_ready_corpus_index``)."""
+    return _ready_corpus_index(run)
+
+
 def _build_index(loaded_run) -> None:
     try:
         loaded_run.copy_index
@@ -261,19 +267,22 @@ SCORE_PX = {False: 560, True: 720}  # the score's frame; a page taller than that
 def show_music(piece, wav: bytes | None, key: str, *, musicxml: bytes | None = None,
                title: str | None = None, model: str | None = None,
                roll_height: int | None = None, score_problem: str | None = None,
-               preview: bytes | None = None) -> None:
+               preview: bytes | None = None, passages: list | None = None) -> None:
     """The piano roll that plays along (audio and roll in one element; it carries ``preview``,
     the Ogg Vorbis of ``wav``, when there is one) and, in a "Score" tab beside it, the sheet
     music (engraved only when the tab is opened; from ``musicxml``, or written from ``piece``
-    then). Demo mode makes both larger."""
+    then). Demo mode makes both larger. ``passages`` (``core.evaluation.copies``): copied notes
+    are outlined, and listed under the roll with the original to play beside each."""
+    from app_ui.copies import copied_labels, show_passages
     from core.render.player import player_height, player_html
 
     large = demo_mode()
     roll_tab, score_tab = st.tabs(["Piano roll", "Score"], key=f"{key}_view", on_change="rerun")
     with roll_tab:
         height = player_height(piece, large, roll_height)
-        st.iframe(player_html(piece, wav, height=height, large=large, preview=preview),
-                  height=height + 8)
+        st.iframe(player_html(piece, wav, height=height, large=large, preview=preview,
+                              copied=copied_labels(piece, passages)), height=height + 8)
+        show_passages(piece, passages, key)
     if not score_tab.open:
         return
     with score_tab:
@@ -296,7 +305,8 @@ def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_h
     if c.audio_warning:
         st.warning(c.audio_warning, icon=":material/volume_up:")
     show_music(c.piece, c.wav, key, musicxml=c.musicxml, title=c.title, preview=c.preview,
-               model=c.settings.get("run"), roll_height=roll_height, score_problem=c.musicxml_problem)
+               model=c.settings.get("run"), roll_height=roll_height, score_problem=c.musicxml_problem,
+               passages=c.passages)
     show_metrics(c.metrics, c.piece)
     if downloads:
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in c.title)[:60].strip("-")

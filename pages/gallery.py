@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_ui import action, page_guard
 from app_ui.charts import copying_figure, history_figure
+from app_ui.copies import first_run, sample_passages, show_checkpoint_passages, show_heldout_borrowing
 from app_ui.layout import header
 from app_ui.music import all_runs, midi_file_audio, midi_file_piece, show_metrics, show_music
 from app_ui.rights import granted
@@ -64,9 +65,16 @@ def _sample(run, epoch: int, key: str, height: int = 260) -> None:
         wav, warning = midi_file_audio(str(path), stamp)
         if warning:
             st.warning(warning, icon=":material/volume_up:")
-        show_music(midi_file_piece(str(path), stamp), wav, key=f"{key}_roll", roll_height=height,
-                   title=f"{run.name} · epoch {epoch}", model=run.name)
+        piece = midi_file_piece(str(path), stamp)
+        show_music(piece, wav, key=f"{key}_roll", roll_height=height,
+                   title=f"{run.name} · epoch {epoch}", model=run.name,
+                   passages=sample_passages(run, piece))
         show_metrics(run.sample_metrics(epoch))
+
+
+def _sample_piece(run, epoch: int):
+    path = run.sample_path(epoch, ".mid")
+    return midi_file_piece(str(path), path.stat().st_mtime) if path.is_file() else None
 
 
 def _table(run, points) -> dict[str, list]:
@@ -114,8 +122,8 @@ with page_guard("Gallery"):
             _card(run, col)
 
     paths = [str(r.path) for r in runs]
-    if st.session_state.get("gallery_run") not in paths:
-        st.session_state["gallery_run"] = paths[0]
+    if st.session_state.get("gallery_run") not in paths:  # first: a run whose chart shows copying
+        st.session_state["gallery_run"] = paths[first_run(runs)]
     chosen = st.selectbox("Run", paths, key="gallery_run", format_func=lambda p: p.rsplit("/", 1)[-1])
     run = runs[paths.index(chosen)]
 
@@ -137,6 +145,9 @@ with page_guard("Gallery"):
         if any(m for _, m in points):
             st.plotly_chart(copying_figure(points), key="gallery_copying", width="stretch")
             st.dataframe(_table(run, points), hide_index=True, key="gallery_table")
+            show_heldout_borrowing(run)
+            st.subheader("What each checkpoint copies")
+            show_checkpoint_passages(run, epochs, lambda e: _sample_piece(run, e))
         else:
             st.caption("This run's checkpoints have no sample metrics yet.")
 

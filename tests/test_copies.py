@@ -161,3 +161,21 @@ def test_copies_cli_prints_json_and_a_clear_error(chorales, tmp_path, capsys):
     junk.write_bytes(b"not a MIDI file")
     assert main(["copies", str(junk), "--run", run]) == 2
     assert "error: junk.mid" in capsys.readouterr().err
+
+
+def test_every_roll_outlines_the_copied_notes_and_names_their_source(chorales, index):
+    from core.render.pianoroll import COPIED_OUTLINE_PX, piano_roll
+    from core.render.player import player_data, player_html
+
+    a = chorales[0][0]
+    rng = np.random.default_rng(2)
+    notes = np.concatenate([_noise(rng, 0, 8), _excerpt(a, 8, 20, 8)])
+    piece = Piece("spliced", notes, [Track()])
+    labels = copied_note_labels(piece, index.passages(piece))
+    bars = piano_roll(piece, copied=labels).data[0]
+    assert list(bars.marker.line.width).count(COPIED_OUTLINE_PX) == len(_excerpt(a, 8, 20, 8))
+    lane = player_data(piece, copied=labels)["lanes"][0]
+    assert sum(lane["copied"]) == sum(bool(x) for x in labels) > 0
+    assert all(a.name in h for h, c in zip(lane["hover"], lane["copied"]) if c)
+    assert "copied from the corpus" in player_html(piece, None, copied=labels)
+    assert "copied" not in player_data(piece)["lanes"][0]["hover"][0]

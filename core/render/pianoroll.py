@@ -10,7 +10,10 @@ rows and names, hover text); the playing roll (``core.render.player``) draws fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import html
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,6 +21,7 @@ import pretty_midi
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.piece import TRACK, Piece
 from core.render._music import Music, Part, parts
 
 NOTE_NAMES = [pretty_midi.note_number_to_name(p) for p in range(128)]
@@ -27,6 +31,8 @@ UNIT_LABELS = {"seconds": ("Time (s)", "s"), "beats": ("Time (beats)", "beats")}
 BAR_HEIGHT = 0.8     # in pitch steps: a thin gap between neighbouring pitches
 PX_PER_PITCH = 8     # panel height per pitch, in pixels
 PX_PER_DRUM = 18     # panel height per drum lane: room for its name
+COPIED_OUTLINE = "#111111"  # copied notes: a shape cue (outline), not a hue, for every eye
+COPIED_OUTLINE_PX = 2.5
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Lane:
     notes: np.ndarray       # (n, 4): start, end, pitch, velocity (in the roll's units)
     rows: np.ndarray        # (n,): the note's row: its pitch, or its drum lane
     labels: list[str]       # per note: pitch name ("C#4") or General MIDI drum name
+    copied: list[str] = field(default_factory=list)  # per note: where it is copied from, or ""
 
 
 @dataclass(frozen=True)
@@ -68,15 +75,27 @@ class RollData:
         unit = UNIT_LABELS[self.units][1]
         start, vel = lane.notes[:, 0], lane.notes[:, 3]
         length = np.maximum(lane.notes[:, 1] - start, 0.0)
+        copied = lane.copied or [""] * len(start)
         return [f"<b>{label}</b> ({int(p)})<br>start {s:.2f} {unit}, length {d:.2f} {unit}"
-                f"<br>velocity {int(v)}"
-                for label, p, s, d, v in zip(lane.labels, lane.notes[:, 2], start, length, vel)]
+                f"<br>velocity {int(v)}" + (f"<br><b>copied</b>: {html.escape(c)}" if c else "")
+                for label, p, s, d, v, c in zip(lane.labels, lane.notes[:, 2], start, length, vel,
+                                                copied)]
+
+    @property
+    def any_copied(self) -> bool:
+        return any(any(lane.copied) for lane in self.lanes)
 
 
-def roll_data(music: Music, units: str = "seconds") -> RollData:
+def roll_data(music: Music, units: str = "seconds",
+              copied: Sequence[str] | None = None) -> RollData:
     """The notes of ``music`` laid out for a roll: one lane per track with a name and a colour,
-    pitched notes on their pitch, drum notes on a row per drum sound (General MIDI names)."""
+    pitched notes on their pitch, drum notes on a row per drum sound (General MIDI names).
+
+    ``copied`` (a ``Piece`` only): per note of ``music.notes``, where it is copied from, or
+    ``""`` (``core.evaluation.copies.copied_note_labels``); such notes are drawn outlined.
+    """
     music_parts, end = parts(music, units)
+    per_track = _per_track(music, copied)
     melodic = [p for p in music_parts if not p.track.is_drum]
     drum_pitches = sorted({int(p) for part in music_parts if part.track.is_drum
                            for p in part.notes[:, 2]})
@@ -89,21 +108,31 @@ def roll_data(music: Music, units: str = "seconds") -> RollData:
         else:
             rows, labels = pitches, [NOTE_NAMES[p] for p in pitches]
         lanes.append(Lane(name, COLORS[i % len(COLORS)], part.track.is_drum, part.notes,
-                          rows.reshape(-1), labels))
+                          rows.reshape(-1), labels, per_track[i] if per_track else []))
     low, high = _pitch_range(melodic)
     return RollData(lanes, float(end), units, low, high, drum_pitches)
 
 
+def _per_track(music: Music, copied: Sequence[str] | None) -> list[list[str]]:
+    """``copied`` split by track (those with notes, as ``parts`` lists them), in note order."""
+    if copied is None or not isinstance(music, Piece) or not any(copied):
+        return []
+    if len(copied) != music.n_notes:
+        raise ValueError(f"copied has {len(copied)} labels for {music.n_notes} notes")
+    tracks = music.notes[:, TRACK].astype(int)
+    return [[copied[i] for i in np.flatnonzero(tracks == t)] for t in np.unique(tracks).tolist()]
+
+
 def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds",
-               height: int | None = None) -> go.Figure:
+               height: int | None = None, copied: Sequence[str] | None = None) -> go.Figure:
     """A piano-roll figure of ``music`` (a ``Piece`` or ``pretty_midi.PrettyMIDI``).
 
     ``units`` is ``"seconds"`` or ``"beats"`` for the time axis. Traces are named after the
     track's General MIDI instrument (or "Drums"); hovering a bar shows its pitch name (e.g.
     "C#4") or drum name, start, length and velocity. ``height`` in pixels, else from the
-    pitch range.
+    pitch range. ``copied``: as for :func:`roll_data` (copied notes get a thick dark outline).
     """
-    data = roll_data(music, units)
+    data = roll_data(music, units, copied)
     panels, lo, hi = data.panels, data.low, data.high
     sizes = {"melodic": max(PX_PER_PITCH * (hi - lo + 3), 200),  # panel heights in pixels
              "drums": PX_PER_DRUM * (len(data.drum_pitches) + 1)}
@@ -143,10 +172,12 @@ def piano_roll(music: Music, title: str | None = None, *, units: str = "seconds"
 def _bars(lane: Lane, hover: list[str]) -> go.Bar:
     """One trace: every note of ``lane`` as a bar from its start to its end."""
     start, end, vel = lane.notes[:, 0], lane.notes[:, 1], lane.notes[:, 3]
+    outline = [COPIED_OUTLINE_PX if c else 0 for c in lane.copied] if any(lane.copied) else 0
     return go.Bar(
         x=np.maximum(end - start, 0.0), base=start, y=lane.rows, orientation="h",
         width=BAR_HEIGHT, name=lane.name, marker=dict(
-            color=lane.color, opacity=velocity_opacity(vel), line_width=0),
+            color=lane.color, opacity=velocity_opacity(vel),
+            line=dict(width=outline, color=COPIED_OUTLINE)),
         hovertext=hover, hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
     )
 

@@ -18,7 +18,7 @@ import json
 import wave
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -44,13 +44,15 @@ def wav_seconds(wav: bytes) -> float:
         return 0.0
 
 
-def player_data(music: Music, audio_seconds: float = 0.0) -> dict:
+def player_data(music: Music, audio_seconds: float = 0.0, copied: Sequence[str] | None = None) -> dict:
     """The roll as the script reads it: times in seconds, one entry per lane (notes as
-    ``[start, end, row, velocity]``), and the beat's length in seconds for a ``Piece``."""
-    data = roll_data(music, "seconds")
+    ``[start, end, row, velocity]``, ``copied``: 1 for a note copied from the corpus), and the
+    beat's length in seconds for a ``Piece``."""
+    data = roll_data(music, "seconds", copied)
     lanes = [{"name": lane.name, "color": lane.color, "drum": lane.is_drum,
               "notes": np.round(np.column_stack([lane.notes[:, :2], lane.rows, lane.notes[:, 3]]),
                                 4).tolist(),
+              "copied": [int(bool(c)) for c in lane.copied],
               "hover": data.hover(lane)} for lane in data.lanes]
     return {"end": data.end, "audio_seconds": audio_seconds, "low": data.low,
             "seconds_per_beat": getattr(music, "seconds_per_beat", None),  # a Piece's tempo
@@ -69,19 +71,24 @@ def _script_json(value: Any) -> str:
 
 
 def player_html(music: Music, wav: bytes | None, *, height: int = 320, large: bool = False,
-                preview: bytes | None = None) -> str:
+                preview: bytes | None = None, copied: Sequence[str] | None = None) -> str:
     """A complete HTML page: a play button, the roll with its playhead and an ``<audio>``.
 
     ``music`` is a ``Piece`` or ``pretty_midi.PrettyMIDI``; ``wav`` its audio (``None``: a roll
     without sound); ``preview`` the same audio as Ogg Vorbis (``Audio.ogg_bytes``), which the
     page then carries instead of the WAV (a seventh of the bytes, half the browser's work).
     ``height`` is the page's height in pixels (the roll gets what the controls leave);
-    ``large`` makes text, buttons and playhead bigger (demo mode).
+    ``large`` makes text, buttons and playhead bigger (demo mode); ``copied`` (per note of a
+    ``Piece``, where it is copied from or ``""``) outlines copied notes and names their source
+    in the hover.
     """
     seconds = wav_seconds(wav) if wav else 0.0
-    data = player_data(music, seconds)
+    data = player_data(music, seconds, copied)
     legend = "".join(f'<span style="--c:{lane["color"]}">{html.escape(lane["name"])}</span>'
                      for lane in data["lanes"])
+    if any(any(lane["copied"]) for lane in data["lanes"]):
+        legend += '<span class="cs-copied-key">copied from the corpus</span>'
+
     sound, sound_type = (preview, "audio/ogg") if preview and wav else (wav, "audio/wav")
     audio = base64.b64encode(sound).decode("ascii") if sound else ""
     return f"""<!doctype html>

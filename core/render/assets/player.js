@@ -84,7 +84,7 @@
       r.setAttribute("height", Math.max(rowPx * 0.8, 1));
       r.setAttribute("fill", lane.color);
       r.setAttribute("fill-opacity", 0.3 + 0.7 * Math.min(Math.max(vel, 0), 127) / 127);
-      r.setAttribute("class", "note");
+      r.setAttribute("class", lane.copied && lane.copied[i] ? "note copied" : "note");
       r.dataset.lane = k; r.dataset.i = i;
       svg.appendChild(r);
       notes.push({ start, end, el: r });
