@@ -179,3 +179,26 @@ def test_every_roll_outlines_the_copied_notes_and_names_their_source(chorales, i
     assert all(a.name in h for h, c in zip(lane["hover"], lane["copied"]) if c)
     assert "copied from the corpus" in player_html(piece, None, copied=labels)
     assert "copied" not in player_data(piece)["lanes"][0]["hover"][0]
+
+
+def test_the_memorising_runs_passages_cover_its_copy_rate_and_generate_reports_them(tmp_path,
+                                                                                    capsys):
+    from core.corpus import read_midi
+    from core.evaluation.copies import _events, _exact_hashes
+    from core.evaluation.loaded import loaded
+    from core.runs import Run
+
+    run = Run("checkpoints/bach-memorise-events")
+    index = loaded(run).copy_index
+    sample = read_midi(run.sample_path(run.epochs()[-1], ".mid"))
+    found = index.passages(sample)
+    ev = _events(sample, index.instruments)
+    at = np.flatnonzero(index._contains(_exact_hashes(ev.ticks, ev.codes, N)))
+    copied = {i for a in at.tolist() for i in range(a, a + N)}
+    assert index.copy_stats(sample)["copy_rate"] > 0.5
+    assert copied <= {i for p in found for i in range(p.first_note, p.last_note + 1)}
+
+    assert main(["generate", "--run", str(run.path), "--out", str(tmp_path / "g.mid"),
+                 "--seed", "1", "--json"]) == 0
+    piece = json.loads(capsys.readouterr().out)["pieces"][0]
+    assert "copied_passages" in piece and "copy_rate" in piece
