@@ -1,9 +1,10 @@
 """The room follows the presenter's training, on Home (room mode): the running job's live loss
 chart, drawn as the Train page draws it, and a button that composes with its newest
-checkpoint, "the model as it is right now", so the room hears it improve epoch by epoch.
+checkpoint, "the model as it is right now", so the room hears it improve epoch by epoch. A job
+that has ended stays there ``LINGER_S`` more, so the room hears the model it ended with.
 
 The chart polls in a fragment (only it reruns, every ``POLL_S``); the button and its piece stay
-outside it, so a poll never sends a piece's audio again. When the running job changes (one
+outside it, so a poll never sends a piece's audio again. When the job shown changes (one
 starts, or it ends) the fragment reruns the whole page once.
 """
 
@@ -16,17 +17,32 @@ from app_ui.errors import action
 from app_ui.music import compose, show_composition
 from app_ui.ready import HOME_OPTIONS
 
-POLL_S = 3.0   # seconds between a phone's looks at the running job
+POLL_S = 3.0      # seconds between a phone's looks at the running job
+LINGER_S = 900.0  # an ended job stays on Home this long after its last word
 # A piece as Home composes one, without the copy measures (they parse the run's corpus first)
 LIVE_OPTIONS = {**HOME_OPTIONS, "metrics": False}
 
 
 def live_run():
-    """The latest running (or queued) training job, or ``None``."""
+    """The latest training job (``core.training.jobs.list_jobs``: newest first) if it runs or
+    ended under ``LINGER_S`` ago, with whether it runs; else ``(None, False)``."""
+    import time
+
+    from core.runs import STATES_ACTIVE
     from core.training import jobs
 
-    active = jobs.active_jobs()
-    return active[0] if active else None
+    listed = jobs.list_jobs()
+    if not listed:
+        return None, False
+    run, state = listed[0]
+    if state in STATES_ACTIVE:
+        return run, True
+    ended = float(run.status.get("updated", 0))
+    return (run, False) if time.time() - ended < LINGER_S else (None, False)
+
+
+def _shown(run, running: bool) -> str | None:
+    return f"{run.path}:{running}" if run is not None else None
 
 
 def newest_checkpoint(run) -> int | None:
@@ -43,9 +59,9 @@ def compose_now(run):
 
 
 def _chart(seen: str | None) -> None:
-    run = live_run()
-    if (str(run.path) if run else None) != seen:
-        st.rerun(scope="app")  # a job started or ended: the page's button follows it
+    run, running = live_run()
+    if _shown(run, running) != seen:
+        st.rerun(scope="app")  # a job started or ended: the heading and the button follow it
     if run is None:
         return
     status = run.status
@@ -57,10 +73,11 @@ def _chart(seen: str | None) -> None:
 
 def show() -> None:
     """The live section of Home: the chart (polled) and Compose with the newest checkpoint."""
-    run = live_run()
+    run, running = live_run()
     if run is not None:
-        st.subheader(f":material/model_training: Training now: `{run.name}`")
-    st.fragment(run_every=POLL_S)(_chart)(str(run.path) if run else None)
+        st.subheader(f":material/model_training: Training now: `{run.name}`" if running else
+                     f":material/check_circle: Just trained: `{run.name}`")
+    st.fragment(run_every=POLL_S)(_chart)(_shown(run, running))
     if run is None:
         return
     if st.button("Hear the model as it is now", icon=":material/hearing:", key="live_compose",
@@ -70,4 +87,6 @@ def show() -> None:
                 st.session_state["live_result"] = compose_now(run)
     result = st.session_state.get("live_result")
     if result is not None:
+        st.caption(f"By `{result.settings.get('run')}` as it was at epoch "
+                   f"{result.settings.get('epoch')}")
         show_composition(result, key="live_result", roll_height=260)

@@ -54,10 +54,12 @@ AUDIO_READY_JS = """(before) => {
 
 class StudioServer:
     """The app as ``make run`` serves it (``python -m app_ui.serve``: ``streamlit run
-    streamlit_app.py``, warmed at start) as a subprocess on a free port; ``stop()`` ends it."""
+    streamlit_app.py``, warmed at start) as a subprocess on a free port; ``stop()`` ends it.
+    ``args``: the launcher's options after the port (default: localhost only; ``["--room"]``
+    serves as ``make room`` does). Every caller talks to it at ``url``, on 127.0.0.1."""
 
     def __init__(self, data_dir: Path, runs_roots: list[Path] = (), extra_env: dict | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, args: list[str] | None = None) -> None:
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "COMPOSER_DATA": str(data_dir), "PYTHONUNBUFFERED": "1",
@@ -67,7 +69,7 @@ class StudioServer:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, *self.command(), "--server.port", str(self.port),
-             "--server.address", "127.0.0.1"],
+             *(["--server.address", "127.0.0.1"] if args is None else args)],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @staticmethod
