@@ -44,7 +44,7 @@ def main() -> None:
     from core.models import presets
     from core.encodings import get_tokenizer
     from core.evaluation.likelihood import heldout_nll
-    from core.training.train import datasets
+    from core.training.data import datasets
 
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces
     train_p, val_p = corpus.split(pieces, 0.1, seed=7)

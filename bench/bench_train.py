@@ -135,7 +135,7 @@ def speed(args) -> dict:
     from core.training import device
     from core.models import presets
     from core.encodings import get_tokenizer
-    from core.training.train import datasets
+    from core.training.data import datasets
 
     backend = keras.backend.backend()
     pieces = corpus.load(args.corpus, max_pieces=args.max_pieces).pieces

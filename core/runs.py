@@ -37,7 +37,7 @@ from core import atomic
 from core.encodings import load_tokenizer
 from core.paths import SHIPPED_RUNS
 
-HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds",
+HISTORY_FIELDS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "tokens_per_s", "seconds", "elapsed_s",
                   # the C-RNN-GAN's (core.models.crnngan): its squared error, adversarial losses,
                   # discriminator accuracy and the share of batches each side was frozen
                   "mse", "val_mse", "d_loss", "val_d_loss", "g_loss", "val_g_loss",

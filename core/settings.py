@@ -139,6 +139,9 @@ def _int_list(text: str) -> list[int]:
 
 
 # --- what to train ---------------------------------------------------------------------------
+DEFAULT_EPOCHS = 10         # when neither epochs nor minutes is given
+MAX_EPOCHS = 100_000        # the most epochs a run asks for (a time budget's limit)
+
 @dataclass
 class TrainSpec(Settings):
     """What to train: everything the command line and the Train page can set."""
@@ -147,7 +150,11 @@ class TrainSpec(Settings):
     encoding: str = setting("events", "token encoding")
     preset: str = setting("studio", "model preset")
     size: str | None = setting(None, "model size", choices=("small", "medium", "large"))
-    epochs: int = setting(10, "epochs to train", lo=1, hi=100_000)
+    epochs: int | None = setting(None, f"epochs to train (default {DEFAULT_EPOCHS}; with "
+                                 "--minutes: as many as fit)", lo=1, hi=MAX_EPOCHS)
+    minutes: float | None = setting(None, "train for this many minutes (a checkpoint at the "
+                                    "budget, at most one epoch past it)", above=0, hi=7 * 24 * 60,
+                                    unit=" minutes")
     checkpoint_every: int = setting(1, "keep a checkpoint every N epochs", lo=1)
     checkpoint_epochs: list[int] | None = setting(None, "keep exactly these epochs, e.g. 1,2,5,10")
     val_share: float = setting(0.1, "share of pieces held out for validation", above=0, hi=0.9)
@@ -158,8 +165,10 @@ class TrainSpec(Settings):
     dropout: float | None = setting(None, "dropout rate", lo=0.0, hi=0.9)
     seed: int = setting(0, "random seed (split, weights, batches)")
     max_pieces: int | None = setting(None, "use only the first N pieces", lo=2)
-    train_on: str | None = setting(None, "whole pieces with the state carried (default for "
-                                   "studio/ragtime) or windows", choices=("windows", "pieces"))
+    train_on: str | None = setting(None, "carried: consecutive windows of each piece with the "
+                                   "LSTM state carried (truncated BPTT, the studio/ragtime "
+                                   "default); pieces: whole pieces; windows: each window from "
+                                   "zero", choices=("carried", "pieces", "windows"))
     patience: int | None = setting(None, "stop after N epochs without a better val_loss", lo=1)
     transpose: int | None = setting(None, "also train on each training piece moved up and down "
                                     "by 1..N semitones (validation pieces stay as they are)",
@@ -171,8 +180,19 @@ class TrainSpec(Settings):
                                             "discriminator's features on real data (on/off)")
     freeze: bool | None = setting(None, "crnngan: pause whichever side is far ahead (on/off)")
 
+    @property
+    def epoch_limit(self) -> int:
+        """The epochs to train: as asked, else as many as fit in the time budget, else
+        ``DEFAULT_EPOCHS``."""
+        return int(self.epochs or (MAX_EPOCHS if self.minutes else DEFAULT_EPOCHS))
+
+    @property
+    def budget_s(self) -> float | None:
+        """The time budget in seconds, when there is one."""
+        return float(self.minutes) * 60 if self.minutes else None
+
     def wants_checkpoint(self, epoch: int) -> bool:
-        if epoch == self.epochs:
+        if epoch == self.epoch_limit:
             return True
         if self.checkpoint_epochs:
             return epoch in self.checkpoint_epochs

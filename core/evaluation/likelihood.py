@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.models.biaxial import RollBatches
-from core.models.inference import LSTMStepper, WindowForward
+from core.models.inference import LSTMStepper, WindowForward, one_blas_thread
 
 POSITION_BUCKETS = ((0, 128), (128, 256), (256, 512), (512, None))
 MAX_WINDOWS = 256   # validation positions scored for a many-to-one model
@@ -42,7 +42,8 @@ def heldout_nll(model: Any, config: Any, seqs: Sequence[np.ndarray]) -> dict[str
     if config.reads_pianoroll:
         nats, positions = _rolls(model, config, seqs)
     elif config.many_to_many:
-        nats, positions = _stateful(LSTMStepper(model), seqs)
+        with one_blas_thread():   # small products, one token at a time (see its docstring)
+            nats, positions = _stateful(LSTMStepper(model), seqs)
     else:
         nats, positions = _windowed(WindowForward(model), seqs, config.window)
     if not len(nats):

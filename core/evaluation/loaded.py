@@ -23,7 +23,7 @@ from core.piece import Piece
 from core.runs import Run
 
 COPY_N = 8               # onsets per n-gram in the copy index
-BASELINE_N = 3           # order of the n-gram baseline
+BASELINE_N = ngram.BASELINE_N
 KEEP_RUNS = 4            # runs kept loaded per process by :func:`loaded`
 
 
@@ -110,11 +110,7 @@ class LoadedRun:
     def baseline_nll_token(self) -> float | None:
         """Nats per token of a 3-gram (Witten-Bell) fitted on the training pieces, on the
         validation pieces; ``None`` when every validation piece is shorter than 2 tokens."""
-        try:
-            return ngram.ngram_baseline(self.train_sequences, BASELINE_N,
-                                          vocab_size=self.tokenizer.vocab_size).nll(self.val_sequences)
-        except ValueError:
-            return None
+        return ngram.baseline_nll(self.train_sequences, self.val_sequences, self.tokenizer.vocab_size)
 
     @cached_property
     def heldout(self) -> dict[str, Any]:

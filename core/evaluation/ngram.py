@@ -74,6 +74,20 @@ def ngram_baseline(train_seqs: Iterable[Tokens], n: int = 3, *, vocab_size: int)
     return NGramModel(n, vocab_size).fit(train_seqs)
 
 
+#: the baseline's order: what the live chart's line and every report compare a model with
+BASELINE_N = 3
+
+
+def baseline_nll(train_seqs: Iterable[Tokens], val_seqs: Iterable[Tokens], vocab_size: int,
+                 n: int = BASELINE_N) -> float | None:
+    """Nats per token of an ``n``-gram fitted on ``train_seqs``, on ``val_seqs``; ``None`` when
+    every validation sequence is shorter than 2 tokens."""
+    try:
+        return ngram_baseline(train_seqs, n, vocab_size=vocab_size).nll(val_seqs)
+    except ValueError:
+        return None
+
+
 def _per_token(total_nats: float, count: int) -> float:
     if not count:
         raise ValueError("nothing to score: every sequence is shorter than 2 tokens")

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from core.encodings.continuous import EPS
-from core.generation.primers import Primers, Result, one_blas_thread
+from core.generation.primers import Primers, Result
+from core.models.inference import one_blas_thread
 from core.models.inference import GeneratorStepper
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
 

@@ -8,13 +8,11 @@ both build on it and both return a :class:`Result`.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from core import corpus
 from core.encodings.base import Encoding
@@ -165,22 +163,13 @@ class Primers:
         if not long_enough:  # every piece is shorter than the window: the longest, whole
             return self._primer_array(max(seqs, key=len))
         seq = long_enough[rng.integers(len(long_enough))]
-        # a model trained on whole pieces built its state from a piece's start, so it is primed
-        # with an opening; a windowed one saw windows from anywhere in a piece
-        whole = self.config.train_on == "pieces"
+        # a model trained on whole pieces (or on their windows with the state carried) built its
+        # state from a piece's start, so it is primed with an opening; a windowed one saw
+        # windows from anywhere in a piece
+        whole = self.config.train_on in ("pieces", "carried")
         start = 0 if whole else int(rng.integers(len(seq) - length + 1))
         return self._primer_array(seq[start:start + length])
 
-
-
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """Keep NumPy's BLAS on one thread while sampling (threadpoolctl).
-
-    The per-step products are small (a few hundred rows): extra BLAS threads gain little on an
-    idle machine and, on a busy one, spin waiting for each other (measured 20-40x slower with
-    2 cores shared by several processes).
-    """
-    return threadpool_limits(1, user_api="blas")
 
 
 def _primer_label(midi: bytes | str | Path) -> str:

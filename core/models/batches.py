@@ -1,6 +1,6 @@
 """Training data: token sequences -> the arrays a model learns from.
 
-Two ways to cut a corpus, chosen by the model's design (``ModelConfig.train_on``):
+Three ways to cut a corpus, chosen by the model's design (``ModelConfig.train_on``):
 
 - :func:`make_windows` -- fixed windows that each start from a zero state. The many-to-one seed
   models (``skuli``, ``softology``, ``devfest``) predict the token after a full window, and this
@@ -13,7 +13,14 @@ Two ways to cut a corpus, chosen by the model's design (``ModelConfig.train_on``
   cut into consecutive chunks of ``max_len`` (each from a zero state): the one place where
   training and generation still differ, far beyond the first window.
 
-Neither ever crosses from one piece into the next.
+- :class:`CarriedWindows` -- truncated backpropagation through time, the many-to-many
+  models' default: each piece cut into consecutive windows, and the windows of a piece in
+  consecutive batches on the same batch row, so the LSTM state at the end of one window is the
+  start of the next (``core.models.carried`` carries it, with no gradient through the carry)
+  and a row's state is reset to zero where a new piece starts. It learns in the generator's
+  state, as whole pieces do, at the update rate of windows.
+
+None ever carries anything from one piece into the next.
 """
 
 from __future__ import annotations
@@ -154,3 +161,70 @@ class PieceBatches:
             x[k, :len(r) - 1] = r[:-1]
             y[k, :len(r) - 1] = r[1:]
         return x, y, (y != PAD).astype(np.float32)
+
+
+class CarriedWindows:
+    """Consecutive windows of whole pieces on fixed batch rows: ``((x, keep), y, weights)``
+    batches, ``x`` ``(batch, window)`` int32, ``keep`` ``(batch, 1)`` float32: 0 on a row whose
+    window starts a piece (its state is reset), 1 where it continues the piece of the batch
+    before. ``y`` is ``x`` shifted by one within the piece; padding (a piece's last window, and a
+    row that has run out of pieces) has weight 0.
+
+    Pieces are dealt to the rows longest first, each to the row with the fewest windows so far
+    (shuffled among equals by :meth:`reshuffle`, each epoch), so the rows end close together
+    and little of an epoch is padding. Every batch has exactly ``batch_size`` rows, as the
+    carried state needs.
+    """
+
+    def __init__(self, seqs: Sequence[np.ndarray], batch_size: int, window: int, *,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if batch_size < 1 or window < 1:
+            raise ValueError("batch size and window must be at least 1")
+        self.pieces = [np.asarray(s, np.int32) for s in seqs if len(s) > 1]
+        if not self.pieces:
+            raise ValueError("every piece is shorter than 2 tokens; nothing to learn from")
+        self.batch_size, self.window, self.shuffle = int(batch_size), int(window), shuffle
+        self.rng = np.random.default_rng(seed)
+        self.reshuffle()
+
+    @property
+    def supervised_tokens(self) -> int:
+        return sum(len(s) - 1 for s in self.pieces)
+
+    def windows_of(self, piece: np.ndarray) -> int:
+        return -(-(len(piece) - 1) // self.window)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def reshuffle(self) -> None:
+        """Deal the pieces to the rows again (a new order each epoch when shuffling)."""
+        order = self.rng.permutation(len(self.pieces)) if self.shuffle else np.arange(len(self.pieces))
+        order = sorted(order, key=lambda i: -self.windows_of(self.pieces[i]))   # stable: ties shuffled
+        rows: list[list[int]] = [[] for _ in range(self.batch_size)]
+        filled = np.zeros(self.batch_size, np.int64)
+        for i in order:
+            r = int(np.argmin(filled))
+            rows[r].append(i)
+            filled[r] += self.windows_of(self.pieces[i])
+        if self.shuffle:   # the order of pieces along a row
+            rows = [[row[j] for j in self.rng.permutation(len(row))] for row in rows]
+        # per row: (piece index, window index within the piece) for each step
+        self.plan = [[(i, k) for i in row for k in range(self.windows_of(self.pieces[i]))]
+                     for row in rows]
+        self.steps = max(len(p) for p in self.plan)
+
+    def __getitem__(self, step: int):
+        b, w = self.batch_size, self.window
+        x = np.zeros((b, w), np.int32)
+        y = np.zeros((b, w), np.int32)
+        keep = np.zeros((b, 1), np.float32)
+        for r, plan in enumerate(self.plan):
+            if step >= len(plan):
+                continue   # this row has run out of pieces: padding, weight 0
+            i, k = plan[step]
+            part = self.pieces[i][k * w:(k + 1) * w + 1]
+            x[r, :len(part) - 1] = part[:-1]
+            y[r, :len(part) - 1] = part[1:]
+            keep[r, 0] = float(k > 0)
+        return (x, keep), y, (y != PAD).astype(np.float32)

@@ -47,13 +47,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("ragtime", "The ragtime many-to-many LSTM on one-hot tokens",
            {"small": {"units": [64]}, "medium": {"units": [128]}, "large": {"units": [256]}},
            {"window": 30, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-2,
-            "size": "small", "batch_size": 32, "train_on": "pieces"}, many_to_many=True),
+            "size": "small", "batch_size": 32, "train_on": "carried"}, many_to_many=True),
     Preset("studio", "The studio default: embedding, stacked LSTM, every position supervised",
            {"small": {"embed": 64, "units": [256]},
             "medium": {"embed": 128, "units": [384, 384]},
             "large": {"embed": 256, "units": [512, 512, 512]}},
            {"window": 128, "dropout": 0.1, "optimizer": "adam", "learning_rate": 2e-3,
-            "size": "small", "batch_size": 32, "clipnorm": 1.0, "train_on": "pieces"},
+            "size": "small", "batch_size": 32, "clipnorm": 1.0, "train_on": "carried"},
            many_to_many=True),
     Preset("biaxial", "Johnson's biaxial RNN: an LSTM along time shared by every pitch, then one "
            "up the keyboard at each step (pianoroll encodings)",
@@ -73,7 +73,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "pretrain_epochs": 6, "feature_matching": True, "freeze": True},
            many_to_many=False, reads="notes"),
 ]}
-TRAIN_ON = ("windows", "pieces")
+#: How a model's training data is cut (``core.models.batches``): consecutive windows with the
+#: LSTM state carried (truncated BPTT), whole pieces, or windows that each start from zero.
+TRAIN_ON = ("carried", "pieces", "windows")
 PIANOROLL_VOCAB = 4   # PAD, off, on, held: the pianoroll encodings' cells
 
 
@@ -114,8 +116,10 @@ class ModelConfig:
     learning_rate: float = 1e-3
     clipnorm: float | None = None
     batch_size: int = 32
-    #: "windows" (each from a zero state) or "pieces" (whole pieces, the state carried through
-    #: them as in generation; many-to-many presets only); see ``core.models.batches``.
+    #: "windows" (each from a zero state), "pieces" (whole pieces, the state carried through
+    #: them as in generation) or "carried" (consecutive windows of whole pieces, the state
+    #: carried between them: truncated BPTT); the last two many-to-many presets only; see
+    #: ``core.models.batches``.
     train_on: str = "windows"
     max_len: int = 4096  # "pieces": longer pieces are cut into chunks of this many tokens
                          # (of this many steps, for a piano roll)
@@ -178,7 +182,7 @@ def make_config(preset: str, vocab_size: int, size: str | None = None, **overrid
         raise ValueError("window must be at least 1 token")
     if values.get("train_on", "windows") not in TRAIN_ON:
         raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}")
-    if values.get("train_on") == "pieces" and not p.many_to_many:
+    if values.get("train_on") in ("pieces", "carried") and not p.many_to_many:
         raise ValueError(f"{preset} predicts one token after a window; it trains on windows only")
     if p.reads == "pianoroll":
         if int(values.get("pitches", 0)) < 1 or vocab_size != PIANOROLL_VOCAB:

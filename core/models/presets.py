@@ -82,8 +82,8 @@ def build(config: ModelConfig) -> keras.Model:
 def _token_model(body):
     """A builder of a model on token ids from ``body(tokens, config)`` -> its output."""
     def make(config: ModelConfig) -> keras.Model:
-        # a whole-piece model takes any length; a windowed one its window
-        length = None if config.train_on == "pieces" else config.window
+        # a whole-piece (or carried-window) model takes any length; a windowed one its window
+        length = None if config.train_on in ("pieces", "carried") else config.window
         tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
         return keras.Model(tokens, body(tokens, config), name=config.preset)
     return make
@@ -152,17 +152,24 @@ def _devfest(tokens, c: ModelConfig):
     return _softmax(x, c.vocab_size)
 
 
+def _carried_lstm(units: int, i: int):
+    """A many-to-many model's LSTM: it also returns its state, which this model ignores and
+    truncated BPTT carries to the next window (``core.models.carried``)."""
+    layer = layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}")
+    return lambda x: layer(x)[0]
+
+
 def _ragtime(tokens, c: ModelConfig):
     x = OneHot(c.vocab_size, name="one_hot")(tokens)
     for i, u in enumerate(c.units):
-        x = layers.LSTM(u, return_sequences=True, name=f"lstm_{i}")(x)
+        x = _carried_lstm(u, i)(x)
     return _softmax(x, c.vocab_size)
 
 
 def _studio(tokens, c: ModelConfig):
     x = layers.Embedding(c.vocab_size, c.embed, name="embedding")(tokens)
     for i, u in enumerate(c.units):
-        x = layers.LSTM(u, return_sequences=True, name=f"lstm_{i}")(x)
+        x = _carried_lstm(u, i)(x)
         x = layers.Dropout(c.dropout)(x)
     return _softmax(x, c.vocab_size)
 

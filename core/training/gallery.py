@@ -175,6 +175,9 @@ def model_card(run: Run) -> str:
         f"| wall time | {c.get('wall_seconds', 0) / 60:.1f} min on {c['device']} (Keras backend {c['backend']}) |",
         f"| trained on | {c['model'].get('train_on', 'windows')} (state carried through whole pieces) |"
         if c["model"].get("train_on") == "pieces" else
+        f"| trained on | consecutive windows of {model['window']} tokens, the state carried from "
+        "one to the next through each whole piece (truncated BPTT) |"
+        if c["model"].get("train_on") == "carried" else
         f"| trained on | windows of {model['window']} {'steps' if gan else 'tokens'}"
         f"{'' if gan else ' (how this model generates)'} |",
         *([f"| held-out measure | the generator's teacher-forced squared error (`val_mse`), and the "

@@ -3,7 +3,9 @@
 :class:`RunMonitor` writes ``status.json`` (progress, about once a second), a ``history.csv``
 row per epoch (every number Keras logs: a token model's loss and accuracy, the C-RNN-GAN's
 losses and discriminator accuracy), the checkpoints (atomically; ``best.keras`` at the lowest
-validation loss), early stopping, and the stop request's save-then-stop.
+validation loss), early stopping, the stop request's save-then-stop, and the time budget
+(``TrainSpec.minutes``): when it runs out the epoch ends at that batch, is validated and saved
+like any other, and the run ends ``finished``.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ class RunMonitor(keras.callbacks.Callback):
     STATUS_EVERY_S = 1.0
 
     def __init__(self, run: Run, spec: TrainSpec, tokens_per_epoch: int, stop: Any,
-                 info: dict[str, Any], log, on_checkpoint: "CheckpointHook | None" = None) -> None:
+                 info: dict[str, Any], log, on_checkpoint: "CheckpointHook | None" = None,
+                 saved_model: Any = None) -> None:
         super().__init__()
         self.run, self.spec, self.stop, self.info, self.log = run, spec, stop, info, log
         self.on_checkpoint = on_checkpoint
+        #: the model checkpoints hold, when Keras trains another that shares its weights
+        #: (truncated BPTT's wrapper, ``core.models.carried``)
+        self.saved_model = saved_model
+        self.budget_s = spec.budget_s
+        self.out_of_time = False   # the time budget ran out (the run ends finished)
         self.tokens_per_epoch = tokens_per_epoch
         self.epoch = 0  # completed epochs
         self.epoch_seconds: list[float] = []
@@ -55,7 +63,23 @@ class RunMonitor(keras.callbacks.Callback):
         self.best_val, self.best_epoch = best["val_loss"], best["epoch"]
         self.early_stop: int | None = None
 
+    @property
+    def kept_model(self):
+        """The model a checkpoint saves and the checkpoint hook sees."""
+        return self.saved_model if self.saved_model is not None else self.model
+
+    def _eta(self, batches_left_s: float, epochs_left: int, epoch_s: float = 0.0) -> float:
+        """Seconds left: to the end of the time budget, or of the epochs asked for (at the
+        median epoch's pace, or ``epoch_s`` before one has finished)."""
+        if self.budget_s:
+            return max(self.budget_s - (time.perf_counter() - self.t_train), 0.0)
+        epoch_s = float(np.median(self.epoch_seconds)) if self.epoch_seconds else epoch_s
+        return batches_left_s + epoch_s * epochs_left
+
     # Keras hooks
+    def on_train_begin(self, logs=None):
+        self.t_train = time.perf_counter()
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.t_epoch = time.perf_counter()
@@ -69,10 +93,11 @@ class RunMonitor(keras.callbacks.Callback):
             self.t_status = now
             batches = self.params.get("steps") or 0
             per_batch = (now - self.t_epoch) / (batch + 1)
-            epoch_s = np.median(self.epoch_seconds) if self.epoch_seconds else per_batch * batches
-            eta = per_batch * max(batches - batch - 1, 0) + epoch_s * (self.spec.epochs - self.epoch - 1)
-            self.run.write_status(state=RunState.RUNNING, epoch=self.epoch, epochs=self.spec.epochs,
+            eta = self._eta(per_batch * max(batches - batch - 1, 0),
+                            self.spec.epoch_limit - self.epoch - 1, per_batch * batches)
+            self.run.write_status(state=RunState.RUNNING, epoch=self.epoch, epochs=self.spec.epoch_limit,
                                   batch=batch + 1, batches=batches, eta_s=round(float(eta), 1),
+                                  budget_s=self.budget_s, elapsed_s=round(now - self.t_train, 1),
                                   device=self.info["name"], device_kind=self.info["device"],
                                   backend=self.info["backend"],
                                   loss=_current_loss(logs or {}), message="")
@@ -80,6 +105,10 @@ class RunMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
             self.stopped = True
             self.run.write_status(state=RunState.STOPPING, message="saving a checkpoint, then stopping")
+        elif (self.budget_s and not self.out_of_time and not self.stopped
+              and now - self.t_train >= self.budget_s):
+            self.model.stop_training = True   # this epoch ends here and is saved as any other
+            self.out_of_time = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -87,12 +116,16 @@ class RunMonitor(keras.callbacks.Callback):
         done = epoch + 1
         if self.stopped and self.batches_done < (self.params.get("steps") or 0):
             return  # interrupted mid-epoch: not a finished epoch
+        share = 1.0   # of an epoch's tokens: less for the last one of a time budget
+        if self.out_of_time and self.params.get("steps"):
+            share = self.batches_done / self.params["steps"]
         self.epoch_seconds.append(seconds)
         self.epoch = done
         row: dict[str, Any] = {k.replace("sparse_categorical_accuracy", "accuracy"): float(v)
                                for k, v in logs.items() if v is not None}
-        row.update(epoch=done, tokens_per_s=self.tokens_per_epoch / seconds, seconds=seconds)
-        if self.spec.wants_checkpoint(done):
+        row.update(epoch=done, tokens_per_s=self.tokens_per_epoch * share / seconds, seconds=seconds,
+                   elapsed_s=time.perf_counter() - self.t_train)
+        if self.spec.wants_checkpoint(done) or self.out_of_time:
             self.save(done)
         val = row.get("val_loss")   # (a GAN has none: no best epoch, only its checkpoints)
         if val is not None and val < self.best_val:
@@ -105,10 +138,12 @@ class RunMonitor(keras.callbacks.Callback):
             if not self.spec.wants_checkpoint(done):
                 self.save(done)
         shown = " ".join(f"{k} {row[k]:.4f}" for k in EPOCH_LINE if k in row)
-        self.log(f"epoch {done}/{self.spec.epochs}: {shown} ({row['tokens_per_s']:.0f} tokens/s, "
-                 f"{seconds:.1f} s)")
-        self.run.write_status(state=RunState.RUNNING, epoch=done, epochs=self.spec.epochs, batch=0,
-                              eta_s=round(float(np.median(self.epoch_seconds)) * (self.spec.epochs - done), 1))
+        of = (f"{row['elapsed_s'] / 60:.1f} of {self.spec.minutes:g} min" if self.budget_s
+              else f"{done}/{self.spec.epoch_limit}")
+        self.log(f"epoch {done} ({of}): {shown} ({row['tokens_per_s']:.0f} tokens/s, {seconds:.1f} s)")
+        self.run.write_status(state=RunState.RUNNING, epoch=done, epochs=self.spec.epoch_limit, batch=0,
+                              eta_s=round(self._eta(0.0, self.spec.epoch_limit - done), 1),
+                              budget_s=self.budget_s, elapsed_s=round(row["elapsed_s"], 1))
 
     def save(self, epoch: int, best: bool = False) -> None:
         """Write the checkpoint for ``epoch`` atomically (and point best.json at it)."""
@@ -116,7 +151,7 @@ class RunMonitor(keras.callbacks.Callback):
         target = self.run.path / name
         tmp = atomic.temp_path_for(target)
         try:
-            self.model.save(tmp)
+            self.kept_model.save(tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -128,7 +163,7 @@ class RunMonitor(keras.callbacks.Callback):
     def after_checkpoint(self, epoch: int) -> None:
         """Tell the job's ``on_checkpoint`` hook (a sample and its metrics, in the CLI's job)."""
         if self.on_checkpoint is not None:
-            self.on_checkpoint(epoch, self.model)
+            self.on_checkpoint(epoch, self.kept_model)
 
     def finish(self, model) -> None:
         if self.stopped:
@@ -137,6 +172,10 @@ class RunMonitor(keras.callbacks.Callback):
             self.run.clear_stop_request()
             self.run.write_status(state=RunState.STOPPED, epoch=self.epoch, eta_s=None,
                                   message=f"stopped after epoch {self.epoch}; resume to continue")
+        elif self.out_of_time:
+            self.run.write_status(state=RunState.FINISHED, epoch=self.epoch, eta_s=0,
+                                  message=f"trained for its {self.spec.minutes:g} minutes "
+                                          f"({self.epoch} epochs)")
         elif self.early_stop:
             self.run.write_status(state=RunState.FINISHED, epoch=self.epoch, eta_s=0,
                                   message=f"stopped early: no better validation loss in "

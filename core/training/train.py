@@ -19,14 +19,11 @@ Run it as ``python -m core train ...`` (the app starts it as its own process thr
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import fcntl
-import math
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -34,23 +31,19 @@ import keras
 import numpy as np
 
 from core import corpus
-from core.training import device
-from core.training import distributed
-from core.models import presets
-from core.models.biaxial import RollBatches
-from core.training.cluster import Cluster
-from core.training.cluster import from_env as cluster_from_env
-from core.models.crnngan import StepBatches
-from core.models.batches import PieceBatches, make_windows
 from core.encodings import encoding_reads, get_tokenizer
+from core.evaluation import ngram
+from core.models import presets
+from core.models.carried import carried_trainer
 from core.models.config import check_pairing
-from core.training.monitor import CheckpointHook, RunMonitor
 from core.paths import data_dir
 from core.runs import Run, RunState
 from core.settings import TrainSpec
-
-MAX_VAL_SAMPLES = 20_000  # many-to-one validation is strided down to this many windows
-
+from core.training import device, distributed
+from core.training.cluster import Cluster
+from core.training.cluster import from_env as cluster_from_env
+from core.training.data import CarriedValidation, datasets
+from core.training.monitor import CheckpointHook, RunMonitor
 
 # --- the job -------------------------------------------------------------------------------
 class StopFlag:
@@ -157,12 +150,14 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
         if not run.exists:
             raise ValueError(f"nothing to resume in {run.path}: it has no run.json")
         saved = TrainSpec.from_dict(run.config["spec"])
-        saved.epochs = spec.epochs or saved.epochs
+        if spec.epochs or spec.minutes:   # given: they replace the run's own limits
+            saved.epochs, saved.minutes = spec.epochs, spec.minutes
         spec = saved
     elif run.exists:
         raise ValueError(f"{run.path} already holds a run; use --resume or another folder")
     spec.validate()
-    run.write_status(state=RunState.RUNNING, message="loading the corpus", epoch=0, epochs=spec.epochs)
+    run.write_status(state=RunState.RUNNING, message="loading the corpus", epoch=0,
+                     epochs=spec.epoch_limit, budget_s=spec.budget_s)
 
     # corpus -> split by piece -> tokens
     tokenizer = run.tokenizer() if resume else get_tokenizer(spec.encoding)
@@ -197,7 +192,7 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
         else:
             config = presets.make_config(spec.preset, getattr(tokenizer, "vocab_size", 0), spec.size,
                                          batch_size=spec.batch_size, learning_rate=spec.learning_rate,
-                                         dropout=spec.dropout, train_on=spec.train_on,
+                                         dropout=spec.dropout, train_on=train_on(spec, n_replicas),
                                          **_encoding_settings(spec, tokenizer))
             keras.utils.set_random_seed(spec.seed)
             model = presets.compile_model(presets.build(config), config)
@@ -205,6 +200,11 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
         if n_replicas > 1 and config.reads_notes:
             raise ValueError("the C-RNN-GAN trains on one device: its own training step does not "
                              "split over several replicas or workers")
+        if n_replicas > 1 and config.train_on == "carried":   # (a resumed run's own mode)
+            raise ValueError(CARRIED_ON_ONE_DEVICE)
+        if cluster.multi and spec.minutes:
+            raise ValueError("a time budget (--minutes) ends a run on one machine's clock: on "
+                             "several workers give --epochs instead")
         train_data, val_data = datasets(config, train_seqs, val_seqs, spec.seed, n_replicas)
 
         if not resume and cluster.chief:
@@ -220,6 +220,7 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
                 "split": {"train": [p.name for p in train_pieces], "val": [p.name for p in val_pieces]},
                 "data": {"train_on": config.train_on, "train_batches": train_data.batches,
                          "val_batches": val_data.batches, "train_tokens": train_data.tokens},
+                "baseline": _baseline(tokenizer, train_seqs, val_seqs),
             })
         run.clear_stop_request()
         log(f"{run.name}: {len(train_pieces)} train / {len(val_pieces)} val pieces, "
@@ -238,12 +239,36 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
             distributed.prepare(model, strategy, train_data.source[0])
         kind = (distributed.WorkerMonitor if not cluster.chief else
                 distributed.ChiefMonitor if cluster.multi else RunMonitor)
-        monitor = kind(run, spec, train_data.tokens, stop, info, log, on_checkpoint)
-        model.fit(**train_data.fit_inputs(config.batch_size, strategy), epochs=spec.epochs,
-                  initial_epoch=initial_epoch, **val_data.validation_inputs(strategy),
-                  callbacks=[*own, monitor], verbose=0)
+        trained = model   # what Keras fits: the model, or truncated BPTT's wrapper of it
+        if config.train_on == "carried":
+            trained = carried_trainer(model, config.batch_size)
+            trained.compile(optimizer=model.optimizer, loss=model.loss,
+                            weighted_metrics=["sparse_categorical_accuracy"])
+            own = [*own, CarriedValidation(model, config, val_seqs)]
+        monitor = kind(run, spec, train_data.tokens, stop, info, log, on_checkpoint,
+                       saved_model=model if trained is not model else None)
+        trained.fit(**train_data.fit_inputs(config.batch_size, strategy), epochs=spec.epoch_limit,
+                    initial_epoch=initial_epoch, **val_data.validation_inputs(strategy),
+                    callbacks=[*own, monitor], verbose=0)
     monitor.finish(model)
     return run._run if isinstance(run, distributed.ReadOnlyRun) else run
+
+
+CARRIED_ON_ONE_DEVICE = ("truncated BPTT (--train-on carried) trains on one device: on several "
+                         "replicas or workers use --train-on pieces (the state carried through "
+                         "whole pieces)")
+
+
+def train_on(spec: TrainSpec, replicas: int) -> str | None:
+    """How the run's data is cut: as asked, else the preset's default, except that truncated
+    BPTT (one device only) gives way to whole pieces on several replicas. ``ValueError`` when
+    truncated BPTT is asked for on several replicas, naming the mode that works there."""
+    if replicas > 1 and spec.train_on == "carried":
+        raise ValueError(CARRIED_ON_ONE_DEVICE)
+    preset = presets.PRESETS.get(spec.preset)
+    if spec.train_on is None and replicas > 1 and preset and preset.defaults.get("train_on") == "carried":
+        return "pieces"
+    return spec.train_on
 
 
 def _cluster_record(cluster: Cluster, config, n_replicas: int) -> dict[str, Any]:
@@ -294,72 +319,10 @@ def _encoding_settings(spec: TrainSpec, tokenizer) -> dict[str, Any]:
             "pitch_low": tokenizer.low}
 
 
-@dataclass
-class _Data:
-    """What ``model.fit`` gets: arrays of windows, or a ``keras.utils.PyDataset`` of pieces; on
-    several replicas, ``source`` (global batches) sharded by ``core.training.distributed``."""
-
-    data: Any
-    tokens: int      # supervised tokens per pass
-    batches: int     # (global) batches per pass
-    source: Any = None
-
-    def fit_inputs(self, batch_size: int, strategy: Any = None) -> dict[str, Any]:
-        """The data arguments of ``model.fit``."""
-        if distributed.replicas(strategy) > 1:
-            return {"x": distributed.sharded(strategy, self.source), "steps_per_epoch": self.batches}
-        if isinstance(self.data, tuple):
-            x, y, w = self.data
-            return {"x": x, "y": y, "sample_weight": w, "batch_size": batch_size}
-        return {"x": self.data, "shuffle": False}   # (the batches reshuffle themselves)
-
-    def validation_inputs(self, strategy: Any = None) -> dict[str, Any]:
-        """The validation arguments of ``model.fit``."""
-        if distributed.replicas(strategy) > 1:
-            return {"validation_data": distributed.sharded(strategy, self.source),
-                    "validation_steps": self.batches}
-        return {"validation_data": self.data}
-
-
-def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tuple[_Data, _Data]:
-    """Training and validation data the way ``config`` trains (``core.models.batches``); with several
-    replicas, batches of ``config.batch_size`` times the replicas (each replica's share is the
-    batch size)."""
-    config = config if replicas == 1 else dataclasses.replace(config, batch_size=config.batch_size * replicas)
-    if config.reads_notes:
-        return (_piece_dataset(StepBatches(train_seqs, config.batch_size, config.window, seed=seed)),
-                _piece_dataset(StepBatches(val_seqs, config.batch_size, config.window, shuffle=False)))
-    if config.reads_pianoroll:
-        roll = {"pitches": config.pitches, "low": config.pitch_low, "max_len": config.max_len}
-        return (_piece_dataset(RollBatches(train_seqs, config.batch_size, seed=seed, **roll)),
-                _piece_dataset(RollBatches(val_seqs, config.batch_size, shuffle=False, **roll)))
-    if config.train_on == "pieces":
-        train = _piece_dataset(PieceBatches(train_seqs, config.batch_size, max_len=config.max_len,
-                                            seed=seed))
-        val = _piece_dataset(PieceBatches(val_seqs, config.batch_size, max_len=config.max_len,
-                                          shuffle=False))
-        return train, val
-    train_w = make_windows(train_seqs, config.window, config.many_to_many)
-    val_w = make_windows(val_seqs, config.window, config.many_to_many, MAX_VAL_SAMPLES)
-    per_batch = config.batch_size
-    return (_Data((train_w.x, train_w.y, train_w.w), train_w.supervised_tokens,
-                  math.ceil(len(train_w.x) / per_batch),
-                  distributed.WindowBatches(train_w.x, train_w.y, train_w.w, per_batch, seed=seed)),
-            _Data((val_w.x, val_w.y, val_w.w), val_w.supervised_tokens,
-                  math.ceil(len(val_w.x) / per_batch),
-                  distributed.WindowBatches(val_w.x, val_w.y, val_w.w, per_batch, shuffle=False)))
-
-
-def _piece_dataset(batches: PieceBatches) -> _Data:
-    """:class:`core.models.batches.PieceBatches` as a Keras ``PyDataset`` (reshuffled every epoch)."""
-    class Pieces(keras.utils.PyDataset):
-        def __len__(self):
-            return len(batches)
-
-        def __getitem__(self, i):
-            return batches[i]
-
-        def on_epoch_end(self):
-            batches.reshuffle()
-
-    return _Data(Pieces(), batches.supervised_tokens, len(batches), batches)
+def _baseline(tokenizer, train_seqs, val_seqs) -> dict[str, Any] | None:
+    """What note statistics alone reach: the n-gram baseline's held-out NLL (nats per token),
+    for the live chart's line; None for a real-valued encoding."""
+    if tokenizer.continuous:
+        return None
+    nll = ngram.baseline_nll(train_seqs, val_seqs, tokenizer.vocab_size)
+    return {"n": ngram.BASELINE_N, "nll_token": nll} if nll is not None else None

@@ -1,0 +1,113 @@
+"""Time to quality: how fast each way of training reaches the n-gram baseline and beyond.
+
+Each variant is the user's own command, ``python -m core train --corpus C --minutes M
+--run-dir R`` plus the variant's options (a separate process each, one after another, never two
+at once), with a checkpoint every epoch. Every checkpoint is then scored the generator's way:
+the stateful held-out NLL over each whole validation piece (``core.evaluation.likelihood``),
+against the run's own 3-gram baseline (``run.json``'s ``baseline``). For truncated BPTT and
+whole pieces that is the ``val_loss`` the job logged; windows' ``val_loss`` is not, so their
+checkpoints are re-scored here, outside the timed training.
+
+Prints one JSON object: per variant the tokens/s (median epoch), the minutes (wall time since
+the job's training began, as ``history.csv``'s ``elapsed_s``) at which the held-out NLL first
+reached 1.0x, 0.8x, 0.7x and 0.6x of the baseline, the last checkpoint's ratio, its
+``nll_by_position`` ratio of "512+" to "0-127", and the machine's load before and after.
+
+    .venv/bin/python bench/bench_time_to_quality.py --minutes 3 \\
+        --variant carried= --variant pieces="--train-on pieces" --variant windows="--train-on windows"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RATIOS = (1.0, 0.8, 0.7, 0.6)
+
+
+def load() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def score(run_dir: Path) -> dict:
+    """The run's checkpoints scored by the stateful held-out NLL, by elapsed minutes."""
+    from core.evaluation.likelihood import heldout_nll
+    from core.evaluation.loaded import loaded
+    from core.models.presets import load_model
+    from core.runs import Run
+
+    run = Run(run_dir)
+    cfg = run.config
+    baseline = cfg["baseline"]["nll_token"]
+    history = {int(r["epoch"]): r for r in run.history()}
+    windows = cfg["model"]["train_on"] == "windows"
+    lr = loaded(run)
+    points = []
+    for epoch in run.epochs():
+        row = history.get(epoch, {})
+        if windows or "val_loss" not in row:
+            result = heldout_nll(load_model(run.checkpoint(epoch)), lr.config, lr.val_sequences)
+            nll = result["nll_token"]
+        else:
+            nll = row["val_loss"]
+        points.append({"epoch": epoch, "minutes": row.get("elapsed_s", 0) / 60, "nll": nll,
+                       "ratio": nll / baseline})
+    last = heldout_nll(load_model(run.checkpoint(run.epochs()[-1])), lr.config, lr.val_sequences)
+    by_pos = last["nll_by_position"]
+    reach = {f"{r:.1f}x": next((round(p["minutes"], 2) for p in points if p["ratio"] <= r), None)
+             for r in RATIOS}
+    speeds = sorted(r["tokens_per_s"] for r in history.values() if r.get("tokens_per_s"))
+    return {"baseline_nll": baseline, "epochs": len(history), "minutes_to": reach,
+            "last_ratio": round(points[-1]["ratio"], 4), "last_nll": round(last["nll_token"], 4),
+            "late_vs_early": (round(by_pos["512+"] / by_pos["0-127"], 4)
+                              if by_pos.get("512+") and by_pos.get("0-127") else None),
+            "tokens_per_s": round(speeds[len(speeds) // 2], 1) if speeds else None,
+            "batch_size": cfg["model"]["batch_size"], "window": cfg["model"]["window"],
+            "learning_rate": cfg["model"]["learning_rate"], "train_on": cfg["model"]["train_on"],
+            "curve": [{k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()}
+                      for p in points]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default="bach-chorales")
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=OPTIONS: extra `core train` options for one variant")
+    ap.add_argument("--keep", help="keep the run folders under this folder")
+    args = ap.parse_args()
+    variants = [v.split("=", 1) for v in args.variant] or [["carried", ""], ["pieces", "--train-on pieces"],
+                                                           ["windows", "--train-on windows"]]
+    out = {"corpus": args.corpus, "minutes": args.minutes, "cpus": os.cpu_count(),
+           "load_before": load(), "variants": {}}
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ttq-"))
+    for name, options in variants:
+        run_dir = root / name
+        cmd = [sys.executable, "-m", "core", "train", "--corpus", args.corpus, "--minutes",
+               str(args.minutes), "--run-dir", str(run_dir), "--no-queue", *shlex.split(options)]
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            out["variants"][name] = {"error": done.stderr.strip().splitlines()[-1:]}
+            continue
+        out["variants"][name] = {"options": options, "wall_s": round(wall, 1),
+                                 "load_after": load(), **score(run_dir)}
+        print(json.dumps({name: {k: v for k, v in out["variants"][name].items() if k != "curve"}}),
+              file=sys.stderr, flush=True)
+    out["load_after"] = load()
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
