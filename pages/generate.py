@@ -35,7 +35,7 @@ def _primer(kind: str, key: str) -> dict | None:
     if kind == "none":
         return {"primer": "none"}
     if kind == "midi":
-        up = st.file_uploader("Primer MIDI file", type=["mid", "midi"], key=f"{key}_midi")
+        up = st.file_uploader("Primer MIDI file", type=["mid", "midi", "rmi"], key=f"{key}_midi")
         if up is None:
             return None
         return {"primer": "midi", "primer_midi": up.getvalue()}

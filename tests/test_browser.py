@@ -119,9 +119,30 @@ def test_junk_upload_shows_its_message(server, browser):
     page.close()
 
 
+def test_a_damaged_upload_is_used_and_its_repairs_shown(server, browser):
+    """Issue 27: an RMID file with a key signature in mode 2 is used, listed as repaired (what
+    was repaired: ``tests/test_midi_repair.py``), next to the junk file it was uploaded with."""
+    from hostile import in_riff, key_in_mode_2, with_key_and_volume
+
+    page = goto(browser, f"{server.url}/corpus")
+    page.get_by_role("tab", name="Upload MIDI").click()
+    page.locator('input[type="file"]').set_input_files(files=[
+        {"name": "song.rmi", "mimeType": "audio/midi",
+         "buffer": in_riff(key_in_mode_2(with_key_and_volume()))},
+        {"name": "junk.mid", "mimeType": "audio/midi", "buffer": b"this is not a MIDI file"}])
+    page.get_by_text("junk.mid").first.wait_for()
+    page.get_by_role("button", name="Load uploaded files").click()
+    page.get_by_text("Repaired files (1)").wait_for()
+    page.get_by_text("Skipped files (1)").wait_for()
+    page.get_by_text("1 of 2 files used").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
 def test_training_adds_points_to_the_live_chart(server, browser):
     page = goto(browser, f"{server.url}/train")
-    for label, value in (("Pieces to use (0 = all)", "4"), ("Epochs", "2")):
+    page.get_by_text("epochs", exact=True).click()
+    for label, value in (("Pieces to use (0 = all)", "4"), ("Minutes or epochs", "2")):
         box = page.get_by_label(label, exact=True)
         box.fill(value)
         box.press("Tab")

@@ -184,3 +184,15 @@ def test_cli_stats_lists_the_repaired_files(tmp_path, capsys):
     assert main(["corpus", "stats", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "repaired  1" in out and "song.rmi: unwrapped from a RIFF (RMID) container" in out
+
+
+def test_render_says_what_it_repaired(tmp_path, capsys):
+    from core.cli import main
+
+    path = tmp_path / "song.rmi"
+    path.write_bytes(in_riff(key_in_mode_2(with_key_and_volume())))
+    assert main(["render", str(path), "--musicxml", str(tmp_path / "song.musicxml")]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: repaired: unwrapped from a RIFF (RMID) container" in err
+    assert f"{path}: repaired: an undecodable key signature dropped" in err
+    assert (tmp_path / "song.musicxml").read_bytes().startswith(b"<?xml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core import atomic
@@ -34,6 +35,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if not (args.wav or args.musicxml or args.score or args.roll):
         return 0
     pm = read_midi(args.midi)  # a user's file: bounded and sandboxed like every MIDI upload
+    for repair in pm.meta.get("repairs", []):
+        print(f"{args.midi}: repaired: {repair}", file=sys.stderr)
     if args.wav:
         audio = render_audio(pm, args.sample_rate, backend=args.backend, soundfont=args.soundfont)
         atomic.write_bytes(args.wav, audio.wav_bytes())
