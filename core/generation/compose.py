@@ -15,6 +15,7 @@ from typing import Any
 from core.evaluation import metrics as piece_metrics
 from core.evaluation.copies import SourceIndex
 from core.generation.generate import Generator
+from core.generation.phrase import answer_piece
 from core.render import render_audio, to_musicxml
 
 log = logging.getLogger("composer_studio")
@@ -53,10 +54,14 @@ def compose(generator: Generator, title: str, *, audio: bool = True, stereo: boo
     Vorbis for a page to play; ``score``: a MusicXML file, or the reason
     there is none; ``with_metrics``: copy and loop numbers (copying against ``copy_index`` when
     given, and with a ``SourceIndex`` the copied passages: ``passages``, and as dicts
-    ``metrics["copied_passages"]``). Returns the compositions and the generator's ``Result`` (seed, timing, tokens).
+    ``metrics["copied_passages"]``). Primed with a played phrase (``primer="phrase"``), each
+    piece holds the phrase and the model's answer as two tracks. Returns the compositions and the generator's ``Result`` (seed, timing, tokens).
     """
     result = generator.generate(**options)
-    pieces = result.pieces
+    if options.get("primer") == "phrase":   # the phrase and the answer, two tracks of one piece
+        pieces = [answer_piece(result, i) for i in range(len(result.tokens))]
+    else:
+        pieces = result.pieces
     settings = {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}
     out = []
     for i, piece in enumerate(pieces):

@@ -93,7 +93,7 @@ class Generator(Primers):
                  variations: int = 1, primer: str | np.ndarray = "note", primer_text: str | None = None,
                  primer_midi: bytes | str | Path | None = None, primer_note: int | str | None = None,
                  primer_length: int | None = None, tempo: float = 120.0, program: int | None = None,
-                 include_primer: bool | None = None) -> Result:
+                 include_primer: bool | None = None, primer_piece: Any = None) -> Result:
         """Sample ``variations`` continuations of one primer, all in one batch.
 
         Length: ``length`` tokens (default 256), or with ``seconds`` until the generated part
@@ -103,7 +103,8 @@ class Generator(Primers):
         ``top_p`` in (0, 1] (1 = off), ``anti_loop`` strength in [0, 1] (0 = off; see
         :class:`LoopGuard`), ``repetition_penalty`` >= 1 (each token seen in the last 32 has its
         probability divided by it; 1 = off). ``primer``: a kind for :meth:`primer` (with
-        ``primer_text``, ``primer_midi``, ``primer_note``, ``primer_length``) or token ids.
+        ``primer_text``, ``primer_midi``, ``primer_note``, ``primer_length``, and for
+        ``"phrase"`` the played ``primer_piece``) or token ids.
         ``include_primer``: whether :meth:`Result.piece` keeps the primer; by default a corpus
         window is left out (it is the corpus's music, not the model's) and any other kept.
         """
@@ -116,7 +117,7 @@ class Generator(Primers):
             include_primer = not (isinstance(primer, str) and primer == "corpus")
         if isinstance(primer, str):
             primer = self.primer(primer, text=primer_text, midi=primer_midi, note=primer_note,
-                                 length=primer_length, rng=rng)
+                                 length=primer_length, rng=rng, piece=primer_piece)
         primer = np.asarray(primer, np.int32).ravel()
         if not len(primer) or primer.min() <= PAD or primer.max() >= self.vocab_size:
             raise ValueError(f"primer tokens must be ids in 1..{self.vocab_size - 1}")

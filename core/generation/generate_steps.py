@@ -55,6 +55,7 @@ class StepGenerator(Primers):
                  primer_midi: Any = None, primer_note: int | str | None = None,
                  primer_length: int | None = None, tempo: float = 120.0,
                  program: int | None = None, include_primer: bool | None = None,
+                 primer_piece: Any = None,
                  **ignored: Any) -> Result:
         """``variations`` pieces of ``length`` steps (default 256), or with ``seconds`` until the
         generated part lasts that long at ``tempo`` (``length`` then caps the steps, default
@@ -72,7 +73,7 @@ class StepGenerator(Primers):
             primer = np.zeros((0, self.tokenizer.features), np.float32)
         elif isinstance(primer, str):
             primer = self.primer(primer, text=primer_text, midi=primer_midi, note=primer_note,
-                                 length=primer_length, rng=rng)
+                                 length=primer_length, rng=rng, piece=primer_piece)
         primer = self._primer_array(primer)
         cap = length or (MAX_LENGTH if seconds else DEFAULT_LENGTH)
         beats = seconds * tempo / 60.0 if seconds else None

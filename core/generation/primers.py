@@ -85,7 +85,8 @@ class Primers:
 
     def primer(self, kind: str = "note", *, text: str | None = None,
                midi: bytes | str | Path | None = None, note: int | str | None = None,
-               length: int | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+               length: int | None = None, rng: np.random.Generator | None = None,
+               piece: Piece | None = None) -> np.ndarray:
         """Primer token ids (int32, never empty) of one ``kind``:
 
         - ``"corpus"``: ``length`` tokens (default: the model's window) of a random training
@@ -95,7 +96,9 @@ class Primers:
           encodings), moved to the nearest pitch (and a loudness) the vocabulary can say;
         - ``"text"``: notes typed as text (:func:`parse_notes`), or the encoding's own token
           names separated by spaces (e.g. ``Pitch_60``);
-        - ``"midi"``: a MIDI file (bytes or path), its first ``length`` tokens when given.
+        - ``"midi"``: a MIDI file (bytes or path), its first ``length`` tokens when given;
+        - ``"phrase"``: a ``piece`` played on the keyboard (``core.generation.phrase``), encoded
+          as a MIDI file's would be.
 
         Raises ``ValueError`` with the reason for anything it cannot use.
         """
@@ -122,6 +125,10 @@ class Primers:
         if kind == "none":
             raise ValueError("this model continues a primer: start from a note, typed notes, a "
                              "MIDI file or the corpus (only the C-RNN-GAN starts from noise alone)")
+        if kind == "phrase":
+            if piece is None or not piece.n_notes:
+                raise ValueError("the phrase is empty: play a few notes on the keyboard, then press Answer")
+            return self._encode(piece, "the phrase you played")
         if kind == "midi":
             if midi is None:
                 raise ValueError("the MIDI primer needs a MIDI file")
