@@ -17,6 +17,13 @@ p95 and max seconds, errors (an error message on the page, or no audio within
 ``--first-visit``: the first visitor of a fresh server, who opens Home as soon as the server
 answers and presses Compose once the button is there: seconds to the button and to audio.
 
+Room options (``make room``, issue 26): ``--room`` serves as ``make room`` does (every
+interface, everyone an audience session; the harness still talks to 127.0.0.1 only);
+``--train`` starts a training job (``core.training.jobs.start``, as the presenter's Start
+does, so at the job's lower CPU priority) in that server's data folder before the rounds and
+stops it after; ``--greedy`` adds one more session that presses Compose every 0.25 s all
+through every round, as fast as one person can (its presses are counted, not timed).
+
 ``--root`` measures another checkout of the project with this same harness (for before/after
 figures); a checkout without ``app_ui/serve.py`` is started with plain ``streamlit run``.
 Everything is bounded: sessions <= 40, each wait by ``--timeout``.
@@ -94,13 +101,13 @@ def browser_cpu_seconds() -> float:
     return total
 
 
-def wait_idle(pid: int, quiet_s: float = 2.0, timeout: float = 300.0) -> float:
-    """Seconds until the server used under 5 % of a core for ``quiet_s`` seconds."""
+def wait_idle(pid: int, quiet_s: float = 2.0, timeout: float = 300.0, share: float = 0.05) -> float:
+    """Seconds until the server used under ``share`` of a core for ``quiet_s`` seconds."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         before = cpu_seconds(pid)
         time.sleep(quiet_s)
-        if cpu_seconds(pid) - before < 0.05 * quiet_s:
+        if cpu_seconds(pid) - before < share * quiet_s:
             break
     return time.perf_counter() - t0
 
@@ -120,12 +127,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def start_training(data: Path):
+    """A training job in ``data`` (as the presenter's Start makes one), long enough to outlast
+    the rounds; ``None`` where this checkout cannot start one."""
+    os.environ["COMPOSER_DATA"] = str(data)
+    sys.path.insert(0, str(bench_app.ROOT))
+    from core.settings import TrainSpec
+    from core.training import jobs
+
+    return jobs.start(TrainSpec(corpus="bach-chorales", max_pieces=60, encoding="events",
+                                preset="studio", size="small", epochs=200))
+
+
 def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: float,
-         server_pid: int) -> dict:
+         server_pid: int, greedy: bool = False, in_room: bool = False) -> dict:
     pages = []
     for _ in range(sessions):  # Browser.new_page: each page in a new context of its own
         pages.append(bench_app.open_home(browser, url, int(timeout * 1000)))
-    settle = wait_idle(server_pid)
+    hog = bench_app.open_home(browser, url, int(timeout * 1000)) if greedy else None
+    hog_presses = 0
+    # in a room every phone's Home polls the training's chart (app_ui.live): never quite idle
+    settle = wait_idle(server_pid, share=0.3 if in_room else 0.05)
     times, errors, seen, shared, cpu = [], 0, set(), 0, []
     for r in range(rounds):
         if r:
@@ -135,11 +157,14 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
         server_before, browser_before = cpu_seconds(server_pid), browser_cpu_seconds()
         for p in pages:  # as close together as one driver can click
             p.evaluate("() => { window.__composer.t0 = performance.now(); }")
-            p.get_by_role("button", name="Compose").click(no_wait_after=True)
+            p.get_by_role("button", name="Compose", exact=True).click(no_wait_after=True)
         done: dict[int, float] = {}
         deadline = time.perf_counter() + timeout
         while len(done) < sessions and time.perf_counter() < deadline:
             time.sleep(0.25)
+            if hog is not None:  # presses again, whatever its last press is doing
+                hog.get_by_role("button", name="Compose", exact=True).click(no_wait_after=True)
+                hog_presses += 1
             for i, p in enumerate(pages):
                 if i not in done:
                     seconds = p.evaluate("() => window.__composer.seconds")
@@ -155,9 +180,10 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
             audio = hashlib.sha1(str(p.evaluate(PIECE_JS)["id"]).encode()).hexdigest()
             shared += audio in seen
             seen.add(audio)
-    for p in pages:
+    for p in pages + ([hog] if hog else []):
         p.context.close()
-    return {"sessions": sessions, "rounds": rounds, "settle_s": round(settle, 1),
+    extra = {"greedy_presses": hog_presses} if greedy else {}
+    return {**extra, "sessions": sessions, "rounds": rounds, "settle_s": round(settle, 1),
             "p50_s": round(statistics.median(times), 2) if times else None,
             "p95_s": round(percentile(times, 0.95), 2) if times else None,
             "max_s": round(max(times), 2) if times else None,
@@ -187,6 +213,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--root", type=Path, default=HERE.parent)
     parser.add_argument("--first-visit", action="store_true")
+    parser.add_argument("--room", action="store_true", help="serve as make room does")
+    parser.add_argument("--train", action="store_true", help="a training job runs meanwhile")
+    parser.add_argument("--greedy", action="store_true",
+                        help="one more session presses Compose as fast as it can")
     args = parser.parse_args()
     counts = [int(n) for n in args.sessions.split(",")]
     if not all(0 < n <= MAX_SESSIONS for n in counts):
@@ -198,6 +228,7 @@ def main() -> int:
 
     bench_app.ROOT = args.root.resolve()  # the checkout the server runs from
     out = {"machine": f"{os.cpu_count()} cores", "root": str(bench_app.ROOT),
+           "room": args.room, "train": args.train, "greedy": args.greedy,
            "load_before": [round(x, 2) for x in os.getloadavg()], "listen_s": args.listen,
            "results": []}
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
@@ -208,16 +239,26 @@ def main() -> int:
             data.mkdir()
             (data / "cache").symlink_to(cache, target_is_directory=True)
             cache.mkdir(exist_ok=True)
-            server = bench_app.StudioServer(data)
+            server = bench_app.StudioServer(
+                data, args=["--room"] if args.room else None,
+                extra_env={"COMPOSER_PRESENTER_KEY": os.urandom(16).hex()} if args.room else None)
+            job = None
             try:
                 if n == "first":
                     out["first_visit"] = first_visit(browser, server, args.timeout)
                 else:
                     server.wait_ready()
+                    job = start_training(data) if args.train else None
                     out["results"].append(room(browser, server.url, n, args.rounds, args.listen,
-                                               args.timeout, server.proc.pid))
+                                               args.timeout, server.proc.pid, args.greedy,
+                                               args.room))
+                    if job is not None:
+                        out["results"][-1]["training_epochs_done"] = job.status.get("epoch", 0)
             finally:
                 server.stop()
+                if job is not None:
+                    from core.training import jobs
+                    jobs.stop(job.path, wait=30)
             print(json.dumps(out["results"][-1] if n != "first" else out["first_visit"]),
                   file=sys.stderr)
         browser.close()
