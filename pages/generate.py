@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_ui import action, page_guard
+from app_ui.answer import phrase_options, played
 from app_ui.layout import header
 from app_ui.music import (checkpoint_choices, checkpoint_label, compose, default_run,
                           show_composition, usable_runs)
@@ -15,7 +16,7 @@ routed_page()  # a deep link to this page still runs streamlit_app.py first
 
 KEEP = 12  # earlier results kept on the page (newest first)
 PRIMERS = {"note": "A single note", "corpus": "A window from the corpus",
-           "text": "Notes I type", "midi": "A MIDI file I upload",
+           "text": "Notes I type", "midi": "A MIDI file I upload", "play": "What I play",
            "none": "Noise alone (as in the paper)"}   # "none": a GAN's only
 
 header("Generate", "Every knob of the sampler. Low temperature plays safe (and may loop or "
@@ -53,6 +54,7 @@ with page_guard("Generate"):
         st.session_state["gen_run"] = str(default.path) if default and str(default.path) in paths else paths[0]
     labels = {str(r.path): r for r in runs}
 
+    keys_area = st.container()   # the keyboard, full width, when starting from what I play
     left, right = st.columns([1, 2], gap="large")
     with left:
         chosen = st.selectbox("Model", paths, key="gen_run",
@@ -93,17 +95,30 @@ with page_guard("Generate"):
                         and (k != "none" or gan)]
         kind = st.radio("Start from", primer_kinds, format_func=PRIMERS.get,
                         key="gen_primer_kind_gan" if gan else "gen_primer_kind")
-        primer = _primer(kind, "gen_primer")
+        answered = False
+        if kind == "play":   # the keyboard's Answer generates with these settings
+            with keys_area:
+                phrase = played(run, epoch, "gen_keys")
+            if phrase is not None:
+                st.session_state["gen_phrase"], answered = phrase, True
+            last = st.session_state.get("gen_phrase")
+            primer = phrase_options(last) if last is not None else None
+            st.caption("Play on the keyboard above and press **Answer**; **Generate** answers "
+                       "the last phrase again.")
+        else:
+            primer = _primer(kind, "gen_primer")
         c1, c2 = st.columns(2)
         seed = c1.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed")
         variations = c2.number_input("Variations", 1, 4, 1, key="gen_variations")
-        clicked = st.button("Generate", icon=":material/music_note:", key="gen_go", type="primary", width="stretch")
+        clicked = st.button("Generate", icon=":material/music_note:", key="gen_go", type="primary",
+                            width="stretch") or answered
 
     with right:
         if clicked:
             with action("Generating", hint="Try another checkpoint or primer, or lower the length."):
                 if primer is None:
-                    raise ValueError("choose a MIDI file to start from, or another primer")
+                    raise ValueError("play a phrase on the keyboard and press Answer" if kind == "play"
+                                     else "choose a MIDI file to start from, or another primer")
                 with st.spinner("Composing and rendering…"):
                     new = compose(run.path, epoch, score=True, metrics=True,
                                   seconds=float(seconds), length=int(max_tokens),

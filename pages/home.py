@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_ui import action, live, page_guard
+from app_ui.answer import show_answer_panel
 from app_ui.charts import empty_roll
 from app_ui.layout import header
 from app_ui.music import default_run, show_composition, warm_up
@@ -45,6 +46,8 @@ with page_guard("Home"):
             show_composition(result, key="home_result", roll_height=320)
             st.page_link("pages/generate.py", label="More control: temperature, length, primer…",
                          icon=":material/tune:")
+        st.subheader("Play something, the model answers")
+        show_answer_panel(run)   # the second way in: a phrase on the keyboard, then Answer
         st.caption(f"Model: `{run.name}` — see its model card in the Gallery.")
     if room_mode():
         live.show()  # the presenter's training, live, for every phone

@@ -183,3 +183,28 @@ def _primers(tok):
     p = Primers()
     p.tokenizer, p.config, p.run = tok, None, None
     return p
+
+
+def test_an_answer_that_steps_back_in_the_bar_still_follows_the_phrase(events):
+    """Tokens a model wrote after C4 E4 G4 C5 (a shipped run, seed 0): ``Position_10`` then
+    ``Position_4`` in one bar would put answer notes before the phrase's C5."""
+    from core.generation.primers import Result
+
+    phrase_tokens = ("Bar_None Position_0 Pitch_60 Velocity_95 Duration_0.2.8 Position_5 Pitch_64 "
+                     "Velocity_95 Duration_0.2.8 Position_11 Pitch_67 Velocity_95 Duration_0.2.8 "
+                     "Bar_None Position_5 Pitch_72 Velocity_95 Duration_0.2.8")
+    answer_tokens = ("Position_10 Pitch_66 Velocity_79 Duration_0.2.8 Position_4 Pitch_67 "
+                     "Velocity_79 Duration_0.4.8 Pitch_62 Velocity_79 Duration_0.4.8")
+    primer = events.parse_tokens(phrase_tokens)
+    tokens = np.concatenate([primer, events.parse_tokens(answer_tokens)])
+    result = Result([tokens], len(primer), 0.0, 0, 120.0, None, True, events)
+    decoded = result.piece(0).notes   # as decoded, the 67 and 62 come before the C5
+    c5 = decoded[decoded[:, PITCH] == 72, START][0]
+    assert decoded[decoded[:, PITCH] == 62, START][0] < c5
+    piece = phrase.answer_piece(result)
+    mine, answer = piece.notes[piece.notes[:, TRACK] == 0], piece.notes[piece.notes[:, TRACK] == 1]
+    assert mine[:, PITCH].tolist() == [60, 64, 67, 72]
+    assert sorted(answer[:, PITCH].astype(int).tolist()) == [62, 66, 67]
+    assert answer[:, START].min() >= mine[:, START].max()
+    lengths = dict(zip(answer[:, PITCH].astype(int).tolist(), (answer[:, 1] - answer[:, 0]).tolist()))
+    assert lengths[67] == pytest.approx(0.5) and lengths[66] == pytest.approx(0.25)

@@ -210,7 +210,10 @@ def answer_piece(result: Any, i: int = 0) -> Piece:
 
     The phrase's notes are those of its own tokens decoded alone; every other note of the
     whole decoded sequence is the answer's (matched by onset and pitch, so a phrase note the
-    answer holds on stays the phrase's).
+    answer holds on stays the phrase's). An answer note the decoder places before the
+    phrase's last onset (a model may step back within a bar: ``Position_10`` then
+    ``Position_4`` in the events encoding) starts at that onset instead, its length kept, so
+    the answer follows the phrase.
     """
     whole = result.piece(i, include_primer=True)
     heard = result.tokenizer.decode(result.tokens[i][:result.primer_length])
@@ -225,6 +228,13 @@ def answer_piece(result: Any, i: int = 0) -> Piece:
             row[TRACK] = 0
         else:
             row[TRACK] = 1
+    mine = notes[:, TRACK] == 0
+    if mine.any():
+        last = notes[mine, START].max()
+        early = ~mine & (notes[:, START] < last)
+        length = notes[early, END] - notes[early, START]
+        notes[early, START] = last
+        notes[early, END] = last + length
     base = whole.tracks[0] if whole.tracks else Track()
     tracks = [Track(base.program, base.is_drum, PHRASE_TRACK), Track(base.program, base.is_drum, ANSWER_TRACK)]
     return Piece(f"{whole.name}: answer", notes, tracks, whole.tempo, dict(whole.meta))
