@@ -42,8 +42,15 @@ $(VENV)/bin/python:
 	  else echo "python venv is missing; run: sudo apt-get install -y python3-venv"; exit 1; fi; }
 	$(PY) -m pip install -q --upgrade pip
 
+# With an NVIDIA GPU (nvidia-smi lists one), TensorFlow's CUDA build instead of the CPU one.
 $(VENV)/.installed-runtime: requirements.txt | $(VENV)/bin/python
-	$(PY) -m pip install -q -r requirements.txt
+	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "an NVIDIA GPU is here (nvidia-smi): installing TensorFlow's CUDA build"; \
+	  sed 's/^tensorflow-cpu==/tensorflow[and-cuda]==/' requirements.txt > $(VENV)/requirements-gpu.txt; \
+	  $(PY) -m pip install -q -r $(VENV)/requirements-gpu.txt; \
+	else \
+	  $(PY) -m pip install -q -r requirements.txt; \
+	fi
 	@touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(VENV)/bin/python

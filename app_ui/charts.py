@@ -26,9 +26,10 @@ GAN_PANELS = ((("Losses (a balance, not a descent)", ("d_loss", "val_d_loss", "g
 
 
 def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
-                   height: int = 340) -> go.Figure:
+                   height: int = 340, baseline: float | None = None) -> go.Figure:
     """Loss and validation loss (left) and accuracy (right) per epoch, from ``Run.history()``;
-    for a GAN its losses (left) and its discriminator's accuracy (right)."""
+    for a GAN its losses (left) and its discriminator's accuracy (right). ``baseline``: the
+    corpus's n-gram held-out loss (``run.json``'s ``baseline``), drawn as a line on the loss."""
     gan = any("d_loss" in r or "mse" in r for r in rows)
     panels = GAN_PANELS if gan else (("Loss (lower is better)", ("loss", "val_loss")),
                                      ("Accuracy", ("accuracy", "val_accuracy")))
@@ -43,6 +44,10 @@ def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
                                          line=dict(color=COLORS[key.removeprefix("val_")],
                                                    dash="dot" if key.startswith("val") else None)),
                               row=1, col=col)
+    if baseline is not None and not gan:   # the validation loss is comparable with it
+        fig.add_hline(y=baseline, line=dict(color="#555555", dash="dash", width=2), row=1, col=1,
+                      annotation_text="3-gram: what note statistics alone reach",
+                      annotation_position="top right")
     if best_epoch is not None:
         fig.add_vline(x=best_epoch, line=dict(color="gray", dash="dash"), row=1, col=1,
                       annotation_text=f"best: epoch {best_epoch}", annotation_position="top right")
@@ -53,6 +58,11 @@ def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
         fig.add_annotation(text="waiting for the first epoch…", showarrow=False, xref="paper",
                            yref="paper", x=0.5, y=0.5)
     return fig
+
+
+def run_history_figure(run, height: int = 340) -> go.Figure:
+    """:func:`history_figure` of a run folder: its history, best epoch and n-gram baseline."""
+    return history_figure(run.history(), run.best_epoch(), height, baseline=run.baseline_nll())
 
 
 def copying_figure(points: list[tuple[int, dict[str, Any]]], height: int = 340) -> go.Figure:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_ui.charts import history_figure
+from app_ui.charts import run_history_figure
 from app_ui.errors import action
 from app_ui.music import compose, show_composition
 from app_ui.ready import HOME_OPTIONS
@@ -67,7 +67,7 @@ def _chart(seen: str | None) -> None:
     status = run.status
     st.caption(f"Epoch {status.get('epoch', 0)} of {status.get('epochs', '?')} · "
                f"{status.get('message') or status.get('state', '')}")
-    st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="live_chart",
+    st.plotly_chart(run_history_figure(run), key="live_chart",
                     width="stretch")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_ui.errors import explain
+from app_ui.errors import action, explain
 from app_ui.settings import demo_mode, run_roots
 from core.generation.compose import Composition
 
@@ -321,3 +321,25 @@ def show_composition(c: Composition, key: str, *, downloads: bool = True, roll_h
                                     on_click="ignore", width="stretch")
         elif c.musicxml_problem:
             cols[2].caption(f"No score: {c.musicxml_problem}.")
+
+
+def show_checkpoint_sample(run, epoch: int, key: str, height: int = 260, *, metrics: bool = True) -> None:
+    """One checkpoint's sample (the Gallery's, and the Train page's while a job runs): audio,
+    piano roll with its copied passages, and its measures (or why there is none)."""
+    from app_ui.copies import sample_passages   # (it imports this module)
+
+    path = run.sample_path(epoch, ".mid")
+    if not path.is_file():
+        st.caption(f"No sample was saved for epoch {epoch}.")
+        return
+    stamp = path.stat().st_mtime
+    with action(f"Playing the epoch {epoch} sample", hint="Pick another checkpoint."):
+        wav, warning = midi_file_audio(str(path), stamp)
+        if warning:
+            st.warning(warning, icon=":material/volume_up:")
+        piece = midi_file_piece(str(path), stamp)
+        show_music(piece, wav, key=f"{key}_roll", roll_height=height,
+                   title=f"{run.name} · epoch {epoch}", model=run.name,
+                   passages=sample_passages(run, piece))
+        if metrics:
+            show_metrics(run.sample_metrics(epoch))

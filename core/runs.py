@@ -195,6 +195,12 @@ class Run:
         e = _read_json(self.path / "best.json", {}).get("epoch")
         return int(e) if e is not None else None
 
+    def baseline_nll(self) -> float | None:
+        """The corpus's n-gram held-out NLL (nats per token) the job measured at its start
+        (``run.json``'s ``baseline``); None for a run from before it, or without tokens."""
+        baseline = self.config.get("baseline") if self.exists else None
+        return float(baseline["nll_token"]) if baseline else None
+
     def sample_path(self, epoch: int, suffix: str = ".mid") -> Path:
         return self.path / "samples" / f"epoch_{epoch:04d}{suffix}"
 

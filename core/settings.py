@@ -140,6 +140,7 @@ def _int_list(text: str) -> list[int]:
 
 # --- what to train ---------------------------------------------------------------------------
 DEFAULT_EPOCHS = 10         # when neither epochs nor minutes is given
+DEFAULT_MINUTES = 3.0       # the Train page's time budget (docs/benchmarks.md: what 3 minutes reach)
 MAX_EPOCHS = 100_000        # the most epochs a run asks for (a time budget's limit)
 
 @dataclass
@@ -170,6 +171,9 @@ class TrainSpec(Settings):
                                    "default); pieces: whole pieces; windows: each window from "
                                    "zero", choices=("carried", "pieces", "windows"))
     patience: int | None = setting(None, "stop after N epochs without a better val_loss", lo=1)
+    schedule: str | None = setting(None, "learning rate: cosine (down to 5% by the end of the run "
+                                   "or its time budget) or constant (default: cosine with "
+                                   "--minutes, else constant)", choices=("cosine", "constant"))
     transpose: int | None = setting(None, "also train on each training piece moved up and down "
                                     "by 1..N semitones (validation pieces stay as they are)",
                                     lo=0, hi=12)
@@ -185,6 +189,11 @@ class TrainSpec(Settings):
         """The epochs to train: as asked, else as many as fit in the time budget, else
         ``DEFAULT_EPOCHS``."""
         return int(self.epochs or (MAX_EPOCHS if self.minutes else DEFAULT_EPOCHS))
+
+    @property
+    def lr_schedule(self) -> str:
+        """The learning-rate schedule: as asked, else cosine for a time budget (docs/benchmarks.md)."""
+        return self.schedule or ("cosine" if self.minutes else "constant")
 
     @property
     def budget_s(self) -> float | None:

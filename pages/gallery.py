@@ -5,10 +5,10 @@ checkpoint's sample to hear, and two checkpoints side by side."""
 import streamlit as st
 
 from app_ui import action, page_guard
-from app_ui.charts import copying_figure, history_figure
-from app_ui.copies import first_run, sample_passages, show_checkpoint_passages, show_heldout_borrowing
+from app_ui.charts import copying_figure, run_history_figure
+from app_ui.copies import first_run, show_checkpoint_passages, show_heldout_borrowing
 from app_ui.layout import header
-from app_ui.music import all_runs, midi_file_audio, midi_file_piece, show_metrics, show_music
+from app_ui.music import all_runs, midi_file_piece, show_checkpoint_sample
 from app_ui.rights import granted
 from app_ui.routing import routed_page
 
@@ -52,24 +52,6 @@ def _card(run, container) -> None:
                     f"{measure} · trained {minutes}")
         st.button("Open", key=f"gallery_open_{run.name}", on_click=st.session_state.__setitem__,
                   args=("gallery_run", str(run.path)), width="stretch")
-
-
-def _sample(run, epoch: int, key: str, height: int = 260) -> None:
-    """One checkpoint's sample: audio, piano roll, metrics (or why there is none)."""
-    path = run.sample_path(epoch, ".mid")
-    if not path.is_file():
-        st.caption(f"No sample was saved for epoch {epoch}.")
-        return
-    stamp = path.stat().st_mtime
-    with action(f"Playing the epoch {epoch} sample", hint="Pick another checkpoint."):
-        wav, warning = midi_file_audio(str(path), stamp)
-        if warning:
-            st.warning(warning, icon=":material/volume_up:")
-        piece = midi_file_piece(str(path), stamp)
-        show_music(piece, wav, key=f"{key}_roll", roll_height=height,
-                   title=f"{run.name} · epoch {epoch}", model=run.name,
-                   passages=sample_passages(run, piece))
-        show_metrics(run.sample_metrics(epoch))
 
 
 def _sample_piece(run, epoch: int):
@@ -134,7 +116,7 @@ with page_guard("Gallery"):
     if card:
         with st.expander("Model card", expanded=False):
             st.markdown(card)
-    st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="gallery_history",
+    st.plotly_chart(run_history_figure(run), key="gallery_history",
                     width="stretch")
 
     epochs = run.epochs()
@@ -153,7 +135,7 @@ with page_guard("Gallery"):
 
         st.subheader("Listen to a checkpoint")
         listen = st.select_slider("Epoch", epochs, value=epochs[-1], key="gallery_listen")
-        _sample(run, listen, key="gallery_listen")
+        show_checkpoint_sample(run, listen, key="gallery_listen")
 
         if len(epochs) > 1:
             st.subheader("Compare two checkpoints")
@@ -161,9 +143,9 @@ with page_guard("Gallery"):
             a = left.selectbox("Left", epochs, index=0, key="gallery_cmp_a")
             b = right.selectbox("Right", epochs, index=len(epochs) - 1, key="gallery_cmp_b")
             with left:
-                _sample(run, a, key="gallery_cmp_a")
+                show_checkpoint_sample(run, a, key="gallery_cmp_a")
             with right:
-                _sample(run, b, key="gallery_cmp_b")
+                show_checkpoint_sample(run, b, key="gallery_cmp_b")
 
     if not run.shipped and granted():
         _delete(run)

@@ -7,13 +7,16 @@ tab or reloading the app never stops it, and reopening the page shows it again.
 import streamlit as st
 
 from app_ui import action, page_guard, training
-from app_ui.charts import history_figure
+from app_ui.charts import run_history_figure
+from app_ui.music import show_checkpoint_sample
 from app_ui.layout import demo_notice, header
 from app_ui.rights import granted
 from app_ui.uploads import uploaded_sets
 from app_ui.routing import routed_page
 
 routed_page()  # a deep link to this page still runs streamlit_app.py first
+
+from core.settings import DEFAULT_MINUTES  # noqa: E402  (plain Python: no TensorFlow)
 
 POLL_S = 1.5  # seconds between looks at a running job's folder
 STATE_ICONS = {"queued": "hourglass_empty", "running": "directions_run", "stopping": "pan_tool",
@@ -53,11 +56,14 @@ def _setup_form() -> None:
                               index=names.index("studio") if "studio" in names else 0)
         size = c4.selectbox("Size", ["small", "medium", "large"], key="train_size")
         c1, c2, c3, c4 = st.columns(4)
-        epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
+        by_time = c1.radio("Train for", ["minutes", "epochs"], horizontal=True, key="train_for",
+                           help="A time budget ends with a checkpoint when the time is up.") == "minutes"
+        amount = c1.number_input("Minutes or epochs", 1.0, 24 * 60.0, float(DEFAULT_MINUTES), 1.0,
+                                 format="%g", key="train_amount")
         every = c2.number_input("Checkpoint every … epochs", 1, 100, 1, key="train_checkpoint_every")
         val_share = c3.slider("Validation share", 0.05, 0.5, 0.1, 0.05, key="train_val_share",
                               help="Pieces held out to measure how well the model generalises.")
-        max_pieces = c4.number_input("Pieces to use (0 = all)", 0, 100_000, 60, key="train_max_pieces")
+        max_pieces = c4.number_input("Pieces to use (0 = all)", 0, 100_000, 0, key="train_max_pieces")
         with st.expander("Advanced"):
             a1, a2, a3, a4, a5 = st.columns(5)
             window = a1.number_input("Window (tokens, 0 = preset default)", 0, 1024, 0, key="train_window")
@@ -83,7 +89,8 @@ def _setup_form() -> None:
         with action("Starting the training", hint="Check the settings (at least 2 pieces, a "
                     "validation share below 0.9) and start again."):
             spec = TrainSpec(corpus=uploads.get(corpus_choice, corpus_choice), encoding=encoding,
-                             preset=preset, size=size, epochs=int(epochs), checkpoint_every=int(every),
+                             preset=preset, size=size, checkpoint_every=int(every),
+                             **({"minutes": float(amount)} if by_time else {"epochs": max(int(amount), 1)}),
                              val_share=float(val_share), max_pieces=int(max_pieces) or None,
                              window=int(window) or None, batch_size=int(batch) or None,
                              learning_rate=float(lr) or None, patience=int(patience) or None,
@@ -93,6 +100,22 @@ def _setup_form() -> None:
             run = training.start(spec)  # the session's right first (app_ui.rights)
             st.session_state["train_job"] = str(run.path)
             st.toast(f"Started {run.name}", icon=":material/directions_run:")
+
+
+def _hear_it_learn(run) -> None:
+    """The first checkpoint's sample next to the newest, as soon as each lands."""
+    epochs = [e for e in run.epochs() if run.sample_path(e, ".mid").is_file()]
+    if not epochs:
+        return
+    st.markdown("##### Hear it learn")
+    first, newest = epochs[0], epochs[-1]
+    cols = st.columns(2) if newest != first else [st.container()]
+    for col, epoch in zip(cols, sorted({first, newest})):
+        with col:
+            st.caption(f"Epoch {epoch}" + (" (the first)" if epoch == first and newest != first
+                                           else " (the newest)" if epoch == newest else ""))
+            show_checkpoint_sample(run, epoch, key=f"train_sample_{epoch}", height=220,
+                                   metrics=False)
 
 
 def _job_panel(run_dir: str) -> None:
@@ -112,7 +135,9 @@ def _job_panel(run_dir: str) -> None:
     c3.metric("Time left", _fmt_seconds(job.eta_s) if job.active else "—")
     c4.metric("Device", job.device + (f" × {job.workers} workers" if job.workers > 1 else ""),
               help=job.device_name)
-    st.plotly_chart(history_figure(run.history(), run.best_epoch()), key="train_chart", width="stretch")
+    st.plotly_chart(run_history_figure(run),
+                    key="train_chart", width="stretch")
+    _hear_it_learn(run)
 
     if job.state == RunState.FAILED:
         st.error(f"The training failed: {run.status.get('message') or 'no reason was recorded'}.",

@@ -163,7 +163,7 @@ def test_train_page_has_its_settings_and_shows_a_job(app_env):
         shutil.copytree(app_env, target)
     at = page("train")
     ok(at)
-    for key in ("train_corpus", "train_encoding", "train_preset", "train_size", "train_epochs",
+    for key in ("train_corpus", "train_encoding", "train_preset", "train_size", "train_for", "train_amount",
                 "train_checkpoint_every", "train_val_share", "train_max_pieces", "train_job"):
         assert has_key(at, key), key
     assert any("tiny-job" in o for o in at.selectbox(key="train_job").options)

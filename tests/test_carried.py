@@ -147,3 +147,16 @@ def test_epochs_given_with_a_budget_end_the_run_first(tmp_path):
     spec = TrainSpec(preset="studio", epochs=1, minutes=30, window=32, **TINY)
     run = train(spec, tmp_path / "both", queue=False, log=lambda m: None)
     assert [r["epoch"] for r in run.history()] == [1] and Run(run.path).status["state"] == "finished"
+
+
+def test_the_cosine_schedule_falls_to_its_floor_over_a_budget(tmp_path):
+    from core.training.schedule import FLOOR, cosine
+
+    assert cosine(0.0) == 1.0 and cosine(1.0) == pytest.approx(FLOOR) and cosine(2.0) == pytest.approx(FLOOR)
+    assert cosine(0.25) > cosine(0.5) > cosine(0.75)
+    spec = TrainSpec(preset="studio", minutes=0.1, window=32, **TINY)
+    assert spec.lr_schedule == "cosine" and TrainSpec(corpus="x").lr_schedule == "constant"
+    run = train(spec, tmp_path / "cosine", queue=False, log=lambda m: None)
+    first = run.config["model"]["learning_rate"]
+    last = float(presets.load_model(run.checkpoint(run.epochs()[-1])).optimizer.learning_rate.numpy())
+    assert last < 0.2 * first   # the checkpoint at the budget was trained at the end of the decay

@@ -59,7 +59,8 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
         raise ValueError(f"{run.path} already holds a run")
     run.path.mkdir(parents=True, exist_ok=True)
     run.clear_stop_request()
-    run.write_status(state=RunState.QUEUED, epoch=run.status.get("epoch", 0), epochs=spec.epochs,
+    run.write_status(state=RunState.QUEUED, epoch=run.status.get("epoch", 0), epochs=spec.epoch_limit,
+                     budget_s=spec.budget_s,
                      message="starting", pid=None)
     cmd = [sys.executable, "-m", "core", "train", "--run-dir", str(run.path), *to_args(spec)]
     if resume:
@@ -75,14 +76,15 @@ def start(spec: TrainSpec, run_dir: str | Path | None = None, *, resume: bool = 
     return run
 
 
-def resume(run_dir: str | Path, epochs: int | None = None) -> Run:
-    """Continue a stopped (or failed after a checkpoint) run from its latest checkpoint."""
+def resume(run_dir: str | Path, epochs: int | None = None, minutes: float | None = None) -> Run:
+    """Continue a stopped (or failed after a checkpoint) run from its latest checkpoint: up to
+    epoch ``epochs``, or for ``minutes`` more, or (neither given) as the run was asked to."""
     run = Run(run_dir)
     if not run.exists:
         raise ValueError(f"{run.path} has no run to resume")
     spec = TrainSpec.from_dict(run.config["spec"])
-    if epochs:
-        spec.epochs = epochs
+    if epochs or minutes:
+        spec.epochs, spec.minutes = epochs, minutes
     return start(spec, run.path, resume=True)
 
 
@@ -156,6 +158,10 @@ def delete_run(run: Run, *, demo: bool = False) -> None:
     shutil.rmtree(run.path.resolve())
 
 
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
 @dataclass
 class JobSummary:
     """What the Train page shows of one job, read from its folder."""
@@ -190,8 +196,14 @@ def summary(run: Run) -> JobSummary:
     epoch = int(status.get("epoch") or 0)
     batches, batch = int(status.get("batches") or 0), int(status.get("batch") or 0)
     running = st == RunState.RUNNING and batches > 0
-    progress = min((epoch + (batch / batches if running else 0)) / epochs, 1.0)
-    text = f"epoch {min(epoch + (st == RunState.RUNNING), epochs)} of {epochs}"
+    budget, elapsed = status.get("budget_s"), float(status.get("elapsed_s") or 0)
+    if budget:   # a time budget: progress is time, and an epoch is as long as it takes
+        progress = 1.0 if st == RunState.FINISHED else min(elapsed / float(budget), 1.0)
+        text = f"{_clock(elapsed)} of {_clock(float(budget))} · epoch {epoch + (st == RunState.RUNNING)}"
+        epochs = max(epoch, 1) if st == RunState.FINISHED else epochs
+    else:
+        progress = min((epoch + (batch / batches if running else 0)) / epochs, 1.0)
+        text = f"epoch {min(epoch + (st == RunState.RUNNING), epochs)} of {epochs}"
     if running:
         text += f" · batch {batch}/{batches}"
     name = str(status.get("device") or run.config.get("device") or "unknown")

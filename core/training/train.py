@@ -44,6 +44,7 @@ from core.training.cluster import Cluster
 from core.training.cluster import from_env as cluster_from_env
 from core.training.data import CarriedValidation, datasets
 from core.training.monitor import CheckpointHook, RunMonitor
+from core.training.schedule import CosineDecay
 
 # --- the job -------------------------------------------------------------------------------
 class StopFlag:
@@ -245,6 +246,9 @@ def _train(spec: TrainSpec, run: Any, *, resume: bool, stop: StopFlag, log,
             trained.compile(optimizer=model.optimizer, loss=model.loss,
                             weighted_metrics=["sparse_categorical_accuracy"])
             own = [*own, CarriedValidation(model, config, val_seqs)]
+        if spec.lr_schedule == "cosine" and n_replicas == 1 and not config.reads_notes:
+            own = [*own, CosineDecay(config.learning_rate, budget_s=spec.budget_s,
+                                     epochs=spec.epoch_limit)]
         monitor = kind(run, spec, train_data.tokens, stop, info, log, on_checkpoint,
                        saved_model=model if trained is not model else None)
         trained.fit(**train_data.fit_inputs(config.batch_size, strategy), epochs=spec.epoch_limit,
