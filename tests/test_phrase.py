@@ -208,3 +208,18 @@ def test_an_answer_that_steps_back_in_the_bar_still_follows_the_phrase(events):
     assert answer[:, START].min() >= mine[:, START].max()
     lengths = dict(zip(answer[:, PITCH].astype(int).tolist(), (answer[:, 1] - answer[:, 0]).tolist()))
     assert lengths[67] == pytest.approx(0.5) and lengths[66] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("name", ["bach-crnngan-continuous", "jsb-biaxial-pianoroll"])
+def test_the_gan_and_the_biaxial_model_answer_a_phrase_too(name):
+    """The C-RNN-GAN's real-valued steps (``StepGenerator``) and the biaxial model's cells."""
+    run = Run(CHECKPOINTS / name)
+    if not run.exists:
+        pytest.skip(f"the shipped run {name} is not here")
+    gen = Generator.from_run(run)
+    played = phrase.played_phrase(C_MAJOR, gen.tokenizer)
+    made, _ = compose(gen, name, audio=False, primer="phrase", primer_piece=played.piece,
+                      seconds=4, seed=1)
+    piece = made[0].piece
+    mine = piece.notes[piece.notes[:, TRACK] == 0]
+    assert mine[:, PITCH].tolist() == [60, 64, 67, 72] and (piece.notes[:, TRACK] == 1).any()

@@ -220,6 +220,7 @@ class Keyboard {
   }
 
   attach() {
+    if (this.detach) this.detach();   // called again without its clean-up: listeners once only
     const editable = (t) => t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
     const target = (e) => (e.composedPath ? e.composedPath()[0] : e.target);
     const pitchOf = (code) => {
@@ -253,13 +254,15 @@ class Keyboard {
     document.addEventListener("keyup", up, true);
     const blur = () => [...this.held.keys()].forEach((s) => this.release(s));
     window.addEventListener("blur", blur);
-    return () => {
+    this.detach = () => {
+      this.detach = null;
       document.removeEventListener("keydown", down, true);
       document.removeEventListener("keyup", up, true);
       window.removeEventListener("blur", blur);
       blur();
       if (!this.root.isConnected) { this.stopClick(); this.disconnectMidi(); }
     };
+    return this.detach;
   }
 
   connectMidi() {
