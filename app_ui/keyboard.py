@@ -1,7 +1,8 @@
 """The keyboard in the browser (``st.components.v2``): play a phrase, press Answer.
 
-The component's script and style ship in ``app_ui/components/keyboard/`` (nothing is fetched);
-they are read once and registered under one name. :func:`keyboard` mounts it and returns what
+The component's script (``synth.js`` and ``keyboard.js``, joined into one module) and style
+ship in ``app_ui/components/keyboard/`` (nothing is fetched); they are read once and registered
+under one name. :func:`keyboard` mounts it and returns what
 Answer sent (``{"notes": [[pitch, start_s, end_s, velocity], ...], "tempo", "click_start"}``)
 on the rerun Answer caused, else ``None``. Note and drum names come from
 ``core.render.pianoroll`` (C4 = MIDI 60), so the keys and the rolls name notes alike.
@@ -18,8 +19,10 @@ from core.render.pianoroll import NOTE_NAMES
 
 ASSETS = Path(__file__).resolve().parent / "components" / "keyboard"
 
+# one ES module: the synth (Web Audio), then the keyboard that plays it and exports the component
 _mount = component("composer_studio.keyboard",
-                   js=(ASSETS / "keyboard.js").read_text(encoding="utf-8"),
+                   js="\n".join((ASSETS / f).read_text(encoding="utf-8")
+                                 for f in ("synth.js", "keyboard.js")),
                    css=(ASSETS / "keyboard.css").read_text(encoding="utf-8"))
 
 

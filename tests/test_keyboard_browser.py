@@ -1,6 +1,6 @@
 """Play a phrase, the model answers (issue 25), in real headless Chromium against the app as
 ``make run`` serves it: C4 E4 G4 C5 on the on-screen keys (Generate, mouse), on the computer
-keys (Home) and tapped at a phone's size with touch (Home); each time Answer gives a piece
+keys with a click track (Home) and tapped at a phone's size with touch (Home); each time Answer gives a piece
 whose MIDI download begins with those four pitches in that order, in a track of their own,
 followed by the model's notes, drawn in two colours. Skipped when ``/usr/bin/chromium`` is
 absent. The phrase -> primer path itself is tested without a browser in ``test_phrase.py``."""
@@ -114,12 +114,17 @@ def test_on_screen_keys_on_generate(server, browser):
 def test_computer_keys_on_home(server, browser):
     page = open_page(browser, server.url)
     page.get_by_role("heading", name="Play something, the model answers").wait_for()
+    page.get_by_label("Tempo (bpm)").fill("100")
+    page.get_by_label("Tempo (bpm)").press("Tab")
+    page.get_by_text("Click", exact=True).click()   # a click track at 100 bpm while playing
+    page.wait_for_function("() => window.__composerKeyboard.synth.clickStart !== null")
     for code in ("a", "d", "g", "k"):   # C4 E4 G4 C5 on the white-key row
         page.keyboard.down(code)
         page.wait_for_timeout(150)
         page.keyboard.up(code)
         page.wait_for_timeout(100)
     assert page.evaluate("() => window.__composerKeyboard.notes.map(n => n.pitch)") == PITCHES
+    assert page.evaluate("() => window.__composerKeyboard.tempo") == 100
     page.keyboard.press("x")   # an octave up: the lowest key is C5
     page.get_by_role("button", name="C6", exact=True).wait_for()
     assert page.get_by_role("button", name="C4", exact=True).count() == 0

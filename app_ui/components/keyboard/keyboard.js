@@ -4,7 +4,7 @@
 // Played by pointer (mouse, pen, several fingers), by the computer keyboard (A S D F G H J K L ; '
 // white keys, W E T Y U O P black keys, Z / X an octave down / up; drum pads on A..' and Q..P),
 // and by a MIDI keyboard through Web MIDI where the browser has it. Each note sounds at once
-// (Web Audio: a small synth, drum sounds from noise and swept sines) and is recorded as
+// (Web Audio: the Synth of synth.js, joined before this file) and is recorded as
 // [pitch, start, end, velocity] in seconds; Answer sends the phrase to Python as the trigger
 // "answer" ({notes, tempo, click_start}). Each key is a <button> named by its note (C4 = MIDI
 // 60) or General MIDI drum name, both from Python (core.render.pianoroll).
@@ -43,7 +43,7 @@ class Keyboard {
     this.notes = [];                            // {pitch, start, end, velocity}
     this.held = new Map();                      // source ("p<id>", "k<code>", "m<pitch>") -> note
     this.voices = new Map();                    // note -> its sounding nodes
-    this.clickStart = null;
+    this.synth = new Synth();
     this.latencies = [];                        // key-to-sound, measured on each pointer press
     window.__composerKeyboard = this;          // for the benchmark and the browser tests
     this.build(parent);
@@ -96,10 +96,10 @@ class Keyboard {
       const t = Math.round(Number(this.tempoInput.value));
       this.tempo = Math.min(240, Math.max(40, Number.isFinite(t) ? t : 120));
       this.tempoInput.value = this.tempo;
-      if (this.clickTimer) { this.stopClick(false); this.startClick(); }
+      if (this.synth.clickTimer) { this.synth.stopClick(); this.synth.startClick(this.tempo); }
     });
     root.querySelector('[data-act="click"]').addEventListener("change", (e) =>
-      e.target.checked ? this.startClick() : this.stopClick());
+      e.target.checked ? this.synth.startClick(this.tempo) : this.stopClick());
     this.bindPointers();
     this.drawKeys();
     this.refresh();
@@ -189,7 +189,7 @@ class Keyboard {
     };
     // The audio graph is made when a pointer comes over the keys (it may not sound before a
     // press, but it exists), so the first press does not wait for it.
-    el.addEventListener("pointerover", () => this.audio(), {once: true});
+    el.addEventListener("pointerover", () => this.synth.context(), {once: true});
     el.addEventListener("pointerdown", (e) => {
       const key = e.target.closest(".key");
       if (!key) return;
@@ -221,7 +221,9 @@ class Keyboard {
 
   attach() {
     if (this.detach) this.detach();   // called again without its clean-up: listeners once only
-    const editable = (t) => t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
+    const typesText = (t) => t.tagName === "INPUT" &&
+      !["checkbox", "radio", "range", "button", "submit", "reset"].includes(t.type);
+    const editable = (t) => t && (t.isContentEditable || typesText(t) || ["TEXTAREA", "SELECT"].includes(t.tagName));
     const target = (e) => (e.composedPath ? e.composedPath()[0] : e.target);
     const pitchOf = (code) => {
       if (this.drums) {
@@ -300,9 +302,9 @@ class Keyboard {
     const note = {pitch, start: now / 1000, end: null, velocity};
     this.held.set(source, note);
     this.notes.push(note);
-    this.voices.set(note, this.sound(pitch, velocity));
+    this.voices.set(note, this.synth.note(pitch, velocity, !!this.drums));
     if (Number.isFinite(eventStamp) && source[0] === "p") {
-      const ctx = this.ctx;
+      const ctx = this.synth.ctx;
       this.latencies.push({handler_ms: performance.now() - eventStamp,
                            base_latency_ms: ctx ? 1000 * (ctx.baseLatency || 0) : null,
                            output_latency_ms: ctx ? 1000 * (ctx.outputLatency || 0) : null,
@@ -318,7 +320,8 @@ class Keyboard {
     if (!note) return;
     this.held.delete(source);
     note.end = performance.now() / 1000;
-    this.silence(note);
+    this.synth.release(this.voices.get(note));
+    this.voices.delete(note);
     if (![...this.held.values()].some((n) => n.pitch === note.pitch)) this.light(note.pitch, false);
     this.refresh();
   }
@@ -331,12 +334,12 @@ class Keyboard {
   answer() {
     const now = performance.now() / 1000;
     const notes = this.notes.map((n) => [n.pitch, n.start, n.end ?? now, n.velocity]);
-    const origin = Math.min(...notes.map((n) => n[1]), this.clickStart ?? Infinity);
+    const origin = Math.min(...notes.map((n) => n[1]), this.synth.clickStart ?? Infinity);
     const shift = (t) => Math.max(0, t - (Number.isFinite(origin) ? origin : 0));
     this.trigger("answer", {
       notes: notes.map(([p, s, e, v]) => [p, shift(s), shift(e), v]),
       tempo: this.tempo,
-      click_start: this.clickStart === null ? null : shift(this.clickStart),
+      click_start: this.synth.clickStart === null ? null : shift(this.synth.clickStart),
       sent: Date.now(),   // a new value for every press, even of the same phrase
     });
   }
@@ -382,110 +385,9 @@ class Keyboard {
     g.globalAlpha = 1;
   }
 
-  // --- sound --------------------------------------------------------------------------------
-  audio() {
-    if (!this.ctx) {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return null;
-      this.ctx = new Ctx({latencyHint: "interactive"});
-      this.out = this.ctx.createGain();
-      this.out.gain.value = 0.3;
-      this.out.connect(this.ctx.destination);
-    }
-    if (this.ctx.state === "suspended") this.ctx.resume();
-    return this.ctx;
-  }
-
-  sound(pitch, velocity) {
-    const ctx = this.audio();
-    if (!ctx) return null;
-    const t = ctx.currentTime, level = velocity / 127;
-    const gain = ctx.createGain();
-    gain.connect(this.out);
-    if (this.drums) return this.drum(ctx, pitch, level, gain, t);
-    const f = 440 * Math.pow(2, (pitch - 69) / 12);
-    const oscs = [["triangle", f, 1], ["sine", 2 * f, 0.3]].map(([type, freq, amp]) => {
-      const o = ctx.createOscillator(), g = ctx.createGain();
-      o.type = type; o.frequency.value = freq; g.gain.value = amp;
-      o.connect(g).connect(gain);
-      o.start(t);
-      return o;
-    });
-    gain.gain.setValueAtTime(0, t);
-    gain.gain.linearRampToValueAtTime(level, t + 0.005);
-    gain.gain.setTargetAtTime(level * 0.35, t + 0.005, 0.25);
-    return {oscs, gain};
-  }
-
-  drum(ctx, pitch, level, gain, t) {
-    const tonal = {35: 55, 36: 60, 41: 80, 43: 95, 45: 110, 47: 130, 48: 150, 50: 175}[pitch];
-    const long = [49, 51, 52, 53, 55, 57, 59, 46].includes(pitch);
-    const decay = tonal ? 0.35 : long ? 0.9 : [42, 44].includes(pitch) ? 0.06 : 0.18;
-    gain.gain.setValueAtTime(level, t);
-    gain.gain.exponentialRampToValueAtTime(0.001, t + decay);
-    let src;
-    if (tonal) {
-      src = ctx.createOscillator();
-      src.frequency.setValueAtTime(tonal * 2.5, t);
-      src.frequency.exponentialRampToValueAtTime(tonal, t + 0.08);
-      src.connect(gain);
-    } else {
-      src = ctx.createBufferSource();
-      src.buffer = this.noise || (this.noise = noiseBuffer(ctx));
-      const filter = ctx.createBiquadFilter();
-      filter.type = [38, 39, 40, 37].includes(pitch) ? "bandpass" : "highpass";
-      filter.frequency.value = filter.type === "bandpass" ? 1800 : 7000;
-      src.connect(filter).connect(gain);
-    }
-    src.start(t);
-    src.stop(t + decay + 0.05);
-    return null;   // a drum rings out on its own
-  }
-
-  silence(note) {
-    const voice = this.voices.get(note);
-    this.voices.delete(note);
-    if (!voice || !this.ctx) return;
-    const t = this.ctx.currentTime;
-    voice.gain.gain.cancelScheduledValues(t);
-    voice.gain.gain.setValueAtTime(voice.gain.gain.value, t);
-    voice.gain.gain.setTargetAtTime(0, t, 0.05);
-    voice.oscs.forEach((o) => o.stop(t + 0.4));
-  }
-
-  startClick() {
-    const ctx = this.audio();
-    if (!ctx) return;
-    const beat = 60 / this.tempo, first = ctx.currentTime + 0.1;
-    this.clickStart = performance.now() / 1000 + 0.1;
-    let next = first, count = 0;
-    const schedule = () => {   // a look-ahead of 0.1 s, topped up every 25 ms
-      while (next < ctx.currentTime + 0.1) {
-        const o = ctx.createOscillator(), g = ctx.createGain();
-        o.frequency.value = count % 4 === 0 ? 1500 : 1000;
-        g.gain.setValueAtTime(0.5, next);
-        g.gain.exponentialRampToValueAtTime(0.001, next + 0.03);
-        o.connect(g).connect(this.out);
-        o.start(next); o.stop(next + 0.04);
-        next += beat; count += 1;
-      }
-    };
-    schedule();
-    this.clickTimer = setInterval(schedule, 25);
-  }
-
-  stopClick(uncheck = true) {
-    clearInterval(this.clickTimer);
-    this.clickTimer = null;
-    this.clickStart = null;
+  stopClick() {
+    this.synth.stopClick();
     const box = this.root.querySelector('[data-act="click"]');
-    if (box && uncheck) box.checked = false;
+    if (box) box.checked = false;
   }
-}
-
-function noiseBuffer(ctx) {
-  const buffer = ctx.createBuffer(1, ctx.sampleRate, ctx.sampleRate);
-  const d = buffer.getChannelData(0);
-  for (let i = 0; i < d.length; i++) d[i] = Math.random() * 2 - 1;
-  return buffer;
 }
