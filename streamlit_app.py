@@ -1,12 +1,16 @@
 """Composer Studio: the entry point only routes to the pages in pages/."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from app_ui.rights import sign_in
 from app_ui.routing import routing
 from core.generation.pool import all_busy
 
-st.set_page_config(page_title="Composer Studio", page_icon=":material/piano:", layout="wide")
+# the icon ships as a file: a ":material/..." page icon is fetched from fonts.gstatic.com
+ICON = str(Path(__file__).resolve().parent / "app_ui" / "assets" / "favicon.png")
+st.set_page_config(page_title="Composer Studio", page_icon=ICON, layout="wide")
 sign_in()  # room mode: a presenter link's ?key= leaves the address; a cookie's right returns
 # The kiosk settings (no traceback on screen, no Deploy button, no file watcher) are server
 # settings: .streamlit/config.toml, read before the first request.

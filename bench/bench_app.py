@@ -32,8 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from core.training.cluster import free_ports  # noqa: E402  (plain Python: no TensorFlow)
 CHROMIUM = "/usr/bin/chromium"
+# Nothing but loopback resolves: a page that reached for a CDN fails here instead of sending
+# traffic off the machine (tests/test_browser.py also records every request a page makes).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 
 # The first playing piano roll's <audio> (core/render/player.py: audio and roll in one frame).
 PLAYER_JS = """() => {

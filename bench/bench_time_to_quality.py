@@ -15,6 +15,9 @@ reached 1.0x, 0.8x, 0.7x and 0.6x of the baseline, the last checkpoint's ratio, 
 
     .venv/bin/python bench/bench_time_to_quality.py --minutes 3 \\
         --variant carried= --variant pieces="--train-on pieces" --variant windows="--train-on windows"
+
+``--jsb-midi-folder DIR`` first writes the JSB Chorales of ``../shared/data/jsb`` (16th-note
+grid, all 382) as MIDI files into DIR and trains on that folder, as a user's own MIDI would be.
 """
 
 from __future__ import annotations
@@ -78,6 +81,17 @@ def score(run_dir: Path) -> dict:
                       for p in points]}
 
 
+def write_jsb_folder(folder: Path) -> str:
+    """The JSB chorales (all splits, 16th-note grid) as one MIDI file each in ``folder``."""
+    from core.corpus import jsb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pieces, _ = jsb.load_jsb("jsb-16th")
+    for i, piece in enumerate(pieces):
+        (folder / f"chorale_{i:03d}.mid").write_bytes(piece.to_midi_bytes())
+    return str(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default="bach-chorales")
@@ -85,7 +99,11 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME=OPTIONS: extra `core train` options for one variant")
     ap.add_argument("--keep", help="keep the run folders under this folder")
+    ap.add_argument("--jsb-midi-folder", help="write the JSB chorales as MIDI files here and "
+                    "train on that folder (--corpus is ignored)")
     args = ap.parse_args()
+    if args.jsb_midi_folder:
+        args.corpus = write_jsb_folder(Path(args.jsb_midi_folder))
     variants = [v.split("=", 1) for v in args.variant] or [["carried", ""], ["pieces", "--train-on pieces"],
                                                            ["windows", "--train-on windows"]]
     out = {"corpus": args.corpus, "minutes": args.minutes, "cpus": os.cpu_count(),

@@ -172,6 +172,32 @@ def test_train_page_has_its_settings_and_shows_a_job(app_env):
     assert at.get("plotly_chart"), "no loss chart for the job"
 
 
+def test_train_page_draws_the_baseline_and_plays_the_first_and_newest_samples(app_env):
+    from core.paths import user_runs_dir
+    from core.runs import Run
+
+    target = user_runs_dir() / "learning-job"
+    if not target.exists():
+        shutil.copytree(app_env, target)
+    run = Run(target)
+    run.write_status(state="running", epoch=2, epochs=10, pid=os.getpid(), budget_s=180,
+                     elapsed_s=90)
+    at = page("train")
+    at.selectbox(key="train_job").select(str(target)).run()
+    ok(at)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    baseline = [s for s in figure["layout"]["shapes"] if s.get("line", {}).get("dash") == "dash"
+                and s.get("y0") == s.get("y1")]
+    assert [s["y0"] for s in baseline] == [pytest.approx(run.baseline_nll())]
+    assert any("what note statistics alone reach" in a.get("text", "")
+               for a in figure["layout"]["annotations"])
+    assert any("Hear it learn" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert "Epoch 1 (the first)" in captions and "Epoch 2 (the newest)" in captions
+    progress = at.get("progress")[0].proto
+    assert progress.value == 50 and "1:30 of 3:00" in progress.text   # the budget's clock
+
+
 def test_train_page_offers_resume_for_a_stopped_job(app_env):
     from core.paths import user_runs_dir
     from core.runs import Run

@@ -94,6 +94,24 @@ def goto(browser, url: str):
     return page
 
 
+def test_every_request_of_a_page_stays_on_this_machine(server, browser):
+    """The app works offline: loading Home and the Train page asks nothing of another host
+    (the page icon once came from fonts.gstatic.com)."""
+    from urllib.parse import urlsplit
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    hosts = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).hostname))
+    page.goto(server.url)
+    page.get_by_role("button", name="Compose").wait_for()
+    page.goto(f"{server.url}/train")
+    page.get_by_role("button", name="Start training").wait_for()
+    page.wait_for_timeout(500)
+    assert hosts and set(hosts) - {None} <= {"127.0.0.1", "localhost", "::1"}, set(hosts)
+    page.close()
+
+
 def test_home_compose_plays_audio_and_draws_a_piano_roll(server, browser):
     page = open_home(browser, server.url, TIMEOUT_MS)
     seconds = compose_once(page, TIMEOUT_MS)

@@ -38,7 +38,7 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         TrainSpec(corpus="bach-chorales", encoding="events", preset="studio", size="small",
                   epochs=450, checkpoint_epochs=[1, 10, 30, 60, 100, 150, 200, 300, 450],
                   max_pieces=5, val_share=0.2, dropout=0.0, batch_size=1, learning_rate=0.005,
-                  seed=7),
+                  train_on="pieces", seed=7),
         "The copying story: the same model made to memorise 4 chorales (no dropout, one piece "
         "per batch, trained far past its best epoch), so its late checkpoints turn into a "
         "jukebox of its corpus. Not the default: that one (bach-studio-events) learns from all "
