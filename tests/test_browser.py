@@ -117,7 +117,7 @@ def test_home_compose_plays_audio_and_draws_a_piano_roll(server, browser):
     seconds = compose_once(page, TIMEOUT_MS)
     player = page.evaluate(PLAYER_JS)
     assert player["src"].startswith("blob:") and player["ready"] >= 3 and player["notes"] > 0
-    page.get_by_role("button", name="MIDI").wait_for()
+    page.get_by_role("button", name="MIDI", exact=True).wait_for()
     page.get_by_role("button", name="WAV").wait_for()
     page.wait_for_timeout(300)
     shot(page, "home")

@@ -154,8 +154,8 @@ def test_the_cosine_schedule_falls_to_its_floor_over_a_budget(tmp_path):
 
     assert cosine(0.0) == 1.0 and cosine(1.0) == pytest.approx(FLOOR) and cosine(2.0) == pytest.approx(FLOOR)
     assert cosine(0.25) > cosine(0.5) > cosine(0.75)
-    spec = TrainSpec(preset="studio", minutes=0.1, window=32, **TINY)
-    assert spec.lr_schedule == "cosine" and TrainSpec(corpus="x").lr_schedule == "constant"
+    spec = TrainSpec(preset="studio", minutes=0.1, window=32, schedule="cosine", **TINY)
+    assert TrainSpec(corpus="x", minutes=3).lr_schedule == "constant"
     run = train(spec, tmp_path / "cosine", queue=False, log=lambda m: None)
     first = run.config["model"]["learning_rate"]
     last = float(presets.load_model(run.checkpoint(run.epochs()[-1])).optimizer.learning_rate.numpy())

@@ -28,7 +28,8 @@ from core.training.train import train
 
 # studio on 9 chorales (8 to train on): 2 global batches of 4, so every replica has rows
 SPEC = dict(corpus="bach-chorales", max_pieces=9, encoding="chords", size="small", seed=1,
-            dropout=0.0)   # (dropout off: the masks would differ between 1 and 2 replicas)
+            dropout=0.0,   # (dropout off: the masks would differ between 1 and 2 replicas)
+            train_on="pieces")   # what several replicas train on; the one-worker run the same
 
 
 # --- the cluster, without TensorFlow -------------------------------------------------------

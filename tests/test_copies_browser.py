@@ -34,6 +34,9 @@ ROLLS_JS = """() => Array.from(document.querySelectorAll('iframe')).map(f => {
           copied: doc.querySelectorAll('rect.note.copied').length,
           hovers: data.lanes.flatMap(l => l.hover.filter(h => h.includes('copied')))};
 }).filter(Boolean)"""
+# The same, one entry per iframe in page order (null for one whose page has not loaded yet), so
+# a position names the same roll however fast each loads.
+ROLLS_BY_PLACE_JS = ROLLS_JS.removesuffix(".filter(Boolean)")
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +81,14 @@ def test_the_longest_copied_passage_plays_next_to_its_original(server):
         # the longest passage is listed first: its "Play the original" shows the pair
         page.get_by_role("button", name="Play the original").first.click()
         page.get_by_text(f"The original: {longest.original().name}").wait_for()
-        page.wait_for_function(f"() => ({ROLLS_JS})().filter(r => r.ready >= 3).length >= 3")
-        copy, original = page.evaluate(ROLLS_JS)[1:3]  # under the listened sample's roll
+        page.wait_for_function(f"() => ({ROLLS_BY_PLACE_JS})().slice(1, 3)"
+                               ".every(r => r && r.ready >= 3)")
+        copy, original = page.evaluate(ROLLS_BY_PLACE_JS)[1:3]  # under the listened sample's roll
         assert copy["notes"] >= longest.notes and original["notes"] >= longest.notes
         assert original["src"].startswith("blob:") and original["src"] != copy["src"]
         frame = page.locator("iframe").nth(2).content_frame
         frame.locator(".cs-play").click()  # the original plays
-        page.wait_for_function(f"() => ({ROLLS_JS})()[2].time > 0.3")
+        page.wait_for_function(f"() => ({ROLLS_BY_PLACE_JS})()[2].time > 0.3")
         frame.locator(".cs-play").click()
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path="/tmp/composer-copies-gallery.png", full_page=True)

@@ -369,15 +369,20 @@ def test_program_and_tempo_are_applied(studio):
 # --- primers ---------------------------------------------------------------------------------
 def test_corpus_primer_is_the_opening_of_a_training_piece(studio_run, studio):
     """A model trained on whole pieces is primed the way it learnt: from a piece's start."""
+    from core.generation.primers import STATEFUL_PRIMER
+
     primer = studio.primer("corpus", rng=np.random.default_rng(5))
-    assert len(primer) == 32
-    openings = [s[:32].tolist() for s in loaded(studio_run).train_sequences]
+    seqs = loaded(studio_run).train_sequences
+    # not its 32-token training window: a stateful model reads on, so STATEFUL_PRIMER tokens
+    assert len(primer) == (STATEFUL_PRIMER if any(len(s) >= STATEFUL_PRIMER for s in seqs)
+                           else max(map(len, seqs)))
+    openings = [s[:len(primer)].tolist() for s in seqs]
     assert primer.tolist() in openings
     train, val = loaded(studio_run).split
     assert [p.name for p in train] == studio_run.config["split"]["train"]
     # the corpus's own music is left out of the result unless asked for
     result = studio.generate(16, primer="corpus", seed=2)
-    assert result.primer_length == 32 and result.include_primer is False
+    assert result.primer_length == len(primer) and result.include_primer is False
     assert result.piece(0).duration_beats < result.piece(0, include_primer=True).duration_beats
     assert studio.generate(16, primer_note="E4").include_primer is True
 

@@ -39,9 +39,13 @@ def test_every_preset_generates_through_its_numpy_form(name):
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_stateful_presets_train_on_whole_pieces_and_the_others_on_windows(name):
+def test_stateful_presets_carry_their_state_and_the_others_train_on_windows(name):
     config = _config(name)
-    assert config.train_on == ("pieces" if PRESETS[name].many_to_many else "windows")
-    if not PRESETS[name].many_to_many:
-        with pytest.raises(ValueError, match="trains on windows only"):
-            _config(name, train_on="pieces")
+    stateful = PRESETS[name].many_to_many
+    # token models: truncated BPTT; the biaxial model (a piano roll) trains on whole pieces
+    expected = ("pieces" if PRESETS[name].reads == "pianoroll" else "carried") if stateful else "windows"
+    assert config.train_on == expected
+    if not stateful:
+        for mode in ("pieces", "carried"):
+            with pytest.raises(ValueError, match="trains on windows only"):
+                _config(name, train_on=mode)

@@ -21,6 +21,10 @@ from core.piece import Piece, Track
 
 PRIMERS = ("corpus", "note", "text", "midi", "none")   # none: a GAN's noise alone
 
+#: a corpus primer's tokens for a model that carries its state (its training window is only how
+#: far back a gradient reaches, not what it reads)
+STATEFUL_PRIMER = 128
+
 
 # --- the result ----------------------------------------------------------------------------------
 @dataclass
@@ -89,9 +93,10 @@ class Primers:
                piece: Piece | None = None) -> np.ndarray:
         """Primer token ids (int32, never empty) of one ``kind``:
 
-        - ``"corpus"``: ``length`` tokens (default: the model's window) of a random training
-          piece of the run: its opening for a model trained on whole pieces (the state it
-          learnt from), a random window otherwise;
+        - ``"corpus"``: ``length`` tokens of a random training piece of the run: its opening
+          for a model that carries its state through pieces (the state it learnt from;
+          default ``STATEFUL_PRIMER`` tokens), a random window otherwise (default: the
+          model's window, all it reads);
         - ``"note"``: a single ``note`` (MIDI number or name; default C4, or a kick drum for drum
           encodings), moved to the nearest pitch (and a loudness) the vocabulary can say;
         - ``"text"``: notes typed as text (:func:`parse_notes`), or the encoding's own token
@@ -105,7 +110,8 @@ class Primers:
         rng = rng or np.random.default_rng()
         drums = self.tokenizer.instrument_kind == "drums"
         if kind == "corpus":
-            return self._corpus_primer(length or self.config.window, rng)
+            stateful = self.config.train_on in ("pieces", "carried")
+            return self._corpus_primer(length or (STATEFUL_PRIMER if stateful else self.config.window), rng)
         if kind == "note":
             return self._note_primer(36 if drums and note is None else note if note is not None else 60)
         if kind == "text":

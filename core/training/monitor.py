@@ -138,9 +138,9 @@ class RunMonitor(keras.callbacks.Callback):
             if not self.spec.wants_checkpoint(done):
                 self.save(done)
         shown = " ".join(f"{k} {row[k]:.4f}" for k in EPOCH_LINE if k in row)
-        of = (f"{row['elapsed_s'] / 60:.1f} of {self.spec.minutes:g} min" if self.budget_s
-              else f"{done}/{self.spec.epoch_limit}")
-        self.log(f"epoch {done} ({of}): {shown} ({row['tokens_per_s']:.0f} tokens/s, {seconds:.1f} s)")
+        which = (f"{done} ({row['elapsed_s'] / 60:.1f} of {self.spec.minutes:g} min)" if self.budget_s
+                 else f"{done}/{self.spec.epoch_limit}")
+        self.log(f"epoch {which}: {shown} ({row['tokens_per_s']:.0f} tokens/s, {seconds:.1f} s)")
         self.run.write_status(state=RunState.RUNNING, epoch=done, epochs=self.spec.epoch_limit, batch=0,
                               eta_s=round(self._eta(0.0, self.spec.epoch_limit - done), 1),
                               budget_s=self.budget_s, elapsed_s=round(row["elapsed_s"], 1))
