@@ -5,7 +5,8 @@ import streamlit as st
 from app_ui import action, page_guard, upload_limit_mb
 from app_ui.layout import demo_notice, header
 from app_ui.rights import granted
-from app_ui.music import audio_for, show_music
+from app_ui.copies import sample_passages
+from app_ui.music import audio_for, show_music, usable_runs
 from app_ui.uploads import as_pairs, load_uploads, save_uploads
 from app_ui.routing import routed_page
 
@@ -143,9 +144,18 @@ with page_guard("Corpus"):
             index = st.selectbox("Piece", range(len(result.pieces)), key="corpus_preview",
                                  format_func=lambda i: result.pieces[i].name)
             piece = result.pieces[index]
+            runs = [r for r in usable_runs() if not r.config.get("model", {}).get("features")]
+            against = st.selectbox("Mark what it copies from the training pieces of", [None, *runs],
+                                   key="corpus_copies_run", format_func=lambda r: "no run" if r is None
+                                   else r.name, help="For a piece a model made: which notes come "
+                                   "from which of the run's training pieces.")
             with action("Preview", hint="Pick another piece."):
                 with st.spinner("Rendering audio…"):
                     wav, warning = audio_for(piece)
                 if warning:
                     st.warning(warning, icon=":material/volume_up:")
-                show_music(piece, wav, key="corpus_roll", title=piece.name)
+                passages = sample_passages(against, piece) if against is not None else None
+                if against is not None and passages is None:
+                    st.caption(f"{against.name}'s training pieces are still being read; the copied "
+                               "notes show in a moment.")
+                show_music(piece, wav, key="corpus_roll", title=piece.name, passages=passages)

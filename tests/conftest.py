@@ -49,3 +49,20 @@ def copy_run(tmp_path):
     def copy(run: Run, name: str = "copy") -> Run:
         return Run(shutil.copytree(run.path, tmp_path / name))
     return copy
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (``bench_app.launch_chromium``: it resolves
+    nothing but loopback)."""
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_app import launch_chromium
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

@@ -117,6 +117,32 @@ def test_home_compose_yields_audio_and_piano_roll(app_env):
     assert players(at)
 
 
+def test_corpus_preview_marks_what_a_generated_piece_copies(app_env):
+    """A sample of the memorising run, loaded as a corpus, previewed against that run: its
+    copied passages are listed under the roll, each with Play the original."""
+    import time
+
+    from core import corpus
+    from core.runs import Run
+
+    run = Run(ROOT / "checkpoints" / "bach-memorise-events")
+    result = corpus.load(str(run.sample_path(run.epochs()[-1], ".mid")))
+    at = page("corpus")
+    at.session_state["corpus_result"] = result
+    at.run()
+    ok(at)
+    choice = at.selectbox(key="corpus_copies_run")
+    assert choice.options[0] == "no run" and not [b for b in at.button if b.label == "Play the original"]
+    choice.select_index(choice.options.index("bach-memorise-events")).run()
+    for _ in range(60):   # the run's training pieces are read in the background, once
+        ok(at)
+        if [b for b in at.button if b.label == "Play the original"]:
+            break
+        time.sleep(1)
+        at.run()
+    assert [b for b in at.button if b.label == "Play the original"]
+
+
 def test_corpus_page_loads_a_builtin_corpus_and_previews(app_env):
     at = page("corpus")
     ok(at)

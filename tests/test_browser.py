@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_app import (CHROMIUM, PLAYER_JS, StudioServer, compose_once, launch_chromium,  # noqa: E402
+from bench_app import (CHROMIUM, PLAYER_JS, StudioServer, compose_once,  # noqa: E402
                        open_home)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
@@ -60,16 +60,6 @@ def server(tmp_path_factory, tiny_run):
             os.environ.pop("COMPOSER_DATA", None)
         else:
             os.environ["COMPOSER_DATA"] = saved
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def shot(page, name: str) -> Path:

@@ -160,3 +160,14 @@ def test_the_cosine_schedule_falls_to_its_floor_over_a_budget(tmp_path):
     first = run.config["model"]["learning_rate"]
     last = float(presets.load_model(run.checkpoint(run.epochs()[-1])).optimizer.learning_rate.numpy())
     assert last < 0.2 * first   # the checkpoint at the budget was trained at the end of the decay
+
+
+def test_the_arrays_hold_the_batches_in_order():
+    batches = CarriedWindows(_pieces([23, 9, 40, 5, 17]), batch_size=3, window=8, seed=2)
+    x, keep, y, w = batches.arrays()
+    assert len(x) == len(keep) == len(y) == len(w) == 3 * len(batches)
+    for step in range(len(batches)):
+        (bx, bkeep), by, bw = batches[step]
+        rows = slice(3 * step, 3 * step + 3)
+        assert np.array_equal(x[rows], bx) and np.array_equal(keep[rows], bkeep)
+        assert np.array_equal(y[rows], by) and np.array_equal(w[rows], bw)

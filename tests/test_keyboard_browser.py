@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_app import CHROMIUM, StudioServer, launch_chromium  # noqa: E402
+from bench_app import CHROMIUM, StudioServer  # noqa: E402
 
 from core.generation.phrase import ANSWER_TRACK, PHRASE_TRACK  # noqa: E402
 from core.training import gallery  # noqa: E402
@@ -50,16 +50,6 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def open_page(browser, url: str, **context):

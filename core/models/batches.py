@@ -228,3 +228,12 @@ class CarriedWindows:
             y[r, :len(part) - 1] = part[1:]
             keep[r, 0] = float(k > 0)
         return (x, keep), y, (y != PAD).astype(np.float32)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every batch of the current deal stacked in order, ``(x, keep, y, weights)`` with
+        ``steps * batch_size`` rows: rows ``s * batch_size ..`` are batch ``s``, so ``model.fit``
+        over them with this batch size and no shuffling feeds the batches in order."""
+        parts = [self[s] for s in range(self.steps)]
+        x = np.concatenate([xk[0] for xk, _, _ in parts])
+        keep = np.concatenate([xk[1] for xk, _, _ in parts])
+        return x, keep, np.concatenate([y for _, y, _ in parts]), np.concatenate([w for _, _, w in parts])

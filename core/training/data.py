@@ -35,6 +35,7 @@ class _Data:
     tokens: int      # supervised tokens per pass
     batches: int     # (global) batches per pass
     source: Any = None
+    ordered: bool = False   # arrays whose batches must come in order (truncated BPTT's)
 
     def fit_inputs(self, batch_size: int, strategy: Any = None) -> dict[str, Any]:
         """The data arguments of ``model.fit``."""
@@ -42,7 +43,8 @@ class _Data:
             return {"x": distributed.sharded(strategy, self.source), "steps_per_epoch": self.batches}
         if isinstance(self.data, tuple):
             x, y, w = self.data
-            return {"x": x, "y": y, "sample_weight": w, "batch_size": batch_size}
+            return {"x": list(x) if self.ordered else x, "y": y, "sample_weight": w,
+                    "batch_size": batch_size, "shuffle": not self.ordered}
         return {"x": self.data, "shuffle": False}   # (the batches reshuffle themselves)
 
     def validation_inputs(self, strategy: Any = None) -> dict[str, Any]:
@@ -68,7 +70,11 @@ def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tupl
         return (_piece_dataset(RollBatches(train_seqs, config.batch_size, seed=seed, **roll)),
                 _piece_dataset(RollBatches(val_seqs, config.batch_size, shuffle=False, **roll)))
     if config.train_on == "carried":   # validation: one stateful pass per piece (CarriedValidation)
-        train = _piece_dataset(CarriedWindows(train_seqs, config.batch_size, config.window, seed=seed))
+        # in arrays, in order, not a PyDataset: that doubled the step time of these small
+        # batches on 2 cores (docs/benchmarks.md), so the pieces are dealt to rows once a run
+        carried = CarriedWindows(train_seqs, config.batch_size, config.window, seed=seed)
+        x, keep, y, w = carried.arrays()
+        train = _Data(((x, keep), y, w), carried.supervised_tokens, carried.steps, ordered=True)
         return train, _Data(None, sum(max(len(s) - 1, 0) for s in val_seqs), 0)
     if config.train_on == "pieces":
         train = _piece_dataset(PieceBatches(train_seqs, config.batch_size, max_len=config.max_len,

@@ -119,6 +119,9 @@ class RunMonitor(keras.callbacks.Callback):
         share = 1.0   # of an epoch's tokens: less for the last one of a time budget
         if self.out_of_time and self.params.get("steps"):
             share = self.batches_done / self.params["steps"]
+        elif self.budget_s and time.perf_counter() - self.t_train >= self.budget_s:
+            self.model.stop_training = True   # spent by its end (its validation): the last one
+            self.out_of_time = True
         self.epoch_seconds.append(seconds)
         self.epoch = done
         row: dict[str, Any] = {k.replace("sparse_categorical_accuracy", "accuracy"): float(v)
