@@ -171,9 +171,10 @@ class CarriedWindows:
     row that has run out of pieces) has weight 0.
 
     Pieces are dealt to the rows longest first, each to the row with the fewest windows so far
-    (shuffled among equals by :meth:`reshuffle`, each epoch), so the rows end close together
-    and little of an epoch is padding. Every batch has exactly ``batch_size`` rows, as the
-    carried state needs.
+    (shuffled among equals, by the seed), so the rows end close together and little of an
+    epoch is padding; :meth:`reshuffle` deals again. The training job deals once a run and
+    feeds :meth:`arrays` (a ``PyDataset`` of these small batches doubled the step time). Every
+    batch has exactly ``batch_size`` rows, as the carried state needs.
     """
 
     def __init__(self, seqs: Sequence[np.ndarray], batch_size: int, window: int, *,
@@ -198,7 +199,7 @@ class CarriedWindows:
         return self.steps
 
     def reshuffle(self) -> None:
-        """Deal the pieces to the rows again (a new order each epoch when shuffling)."""
+        """Deal the pieces to the rows (again: a new order when shuffling)."""
         order = self.rng.permutation(len(self.pieces)) if self.shuffle else np.arange(len(self.pieces))
         order = sorted(order, key=lambda i: -self.windows_of(self.pieces[i]))   # stable: ties shuffled
         rows: list[list[int]] = [[] for _ in range(self.batch_size)]
