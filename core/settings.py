@@ -171,7 +171,7 @@ class TrainSpec(Settings):
                                    "default); pieces: whole pieces; windows: each window from "
                                    "zero", choices=("carried", "pieces", "windows"))
     patience: int | None = setting(None, "stop after N epochs without a better val_loss", lo=1)
-    schedule: str | None = setting(None, "learning rate: constant (default) or cosine (down to 5% "
+    schedule: str | None = setting(None, "learning rate: constant (default) or cosine (down to 5 percent "
                                    "by the end of the run or its time budget)",
                                    choices=("constant", "cosine"))
     transpose: int | None = setting(None, "also train on each training piece moved up and down "

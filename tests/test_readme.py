@@ -59,3 +59,13 @@ def test_every_example_runs_as_written(tmp_path, data_dir, monkeypatch, capsys):
                  "chorale.mid", "gan_1.mid", "gan_2.mid"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert [r for r in (tmp_path / "runs" / "bach" / "history.csv").read_text().splitlines()[1:]]
+
+
+def test_every_commands_help_prints():
+    """``python -m core COMMAND --help`` for every command (a stray % in a setting's help text
+    once broke ``train --help``)."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert "train" in commands
+    for name, sub in commands.items():
+        assert sub.format_help(), name
