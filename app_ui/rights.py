@@ -14,6 +14,10 @@ How the presenter holds the right:
   the token's SHA-256. A reload or another tab of that browser sends the cookie with its
   websocket, and :func:`sign_in` gives that session the right too.
 - ``?key=`` leaves the address bar in the run that uses it (``st.query_params``).
+- Wrong keys are limited per client address (:class:`WrongKeys`: 5 a minute), so a key cannot
+  be guessed by trying.
+- Streamlit's upload endpoint keeps files only from a session with the right
+  (``app_ui.serve``: the audience's page has no uploader, and its direct requests are refused).
 
 Every privileged action calls :func:`require` where it is carried out (``app_ui.training``,
 ``app_ui.uploads``, ``app_ui.runs``), so a hidden button is not the only thing in the way.
@@ -105,15 +109,19 @@ def grant(session_id: str) -> None:
     _remember(_sessions, session_id)
 
 
-def granted() -> bool:
-    """This browser session may train, stop, resume, upload and delete."""
+def session_granted(session: str | None) -> bool:
+    """The Streamlit session ``session`` may train, stop, resume, upload and delete."""
     if demo_mode():
         return False
     if not room_mode():
         return True
-    session = _session_id()
     with _lock:
         return session is not None and session in _sessions
+
+
+def granted() -> bool:
+    """This browser session may train, stop, resume, upload and delete."""
+    return session_granted(_session_id())
 
 
 def is_presenter() -> bool:
@@ -144,6 +152,12 @@ def sign_in() -> None:
     if "key" in st.query_params:
         given = st.query_params.get("key")
         del st.query_params["key"]  # out of the address bar (and its history entry) at once
+        wait = wrong_keys.wait_s(_client())
+        if wait:
+            log.warning("a presenter key was refused untried: too many wrong ones")
+            st.toast(f"Too many wrong presenter links from here: try again in {wait:.0f} s.",
+                     icon=":material/timer:")
+            return
         if key_matches(given):
             grant(session)
             _set_cookie(new_token())
@@ -151,6 +165,7 @@ def sign_in() -> None:
             st.toast("You are the presenter in this browser: training, uploads and deleting "
                      "are yours.", icon=":material/co_present:")
         else:
+            wrong_keys.failed(_client())
             log.warning("a wrong presenter key was given")  # the key given is not logged
             st.toast("That presenter link is not the right one: you are in the audience.",
                      icon=":material/warning:")
@@ -159,6 +174,57 @@ def sign_in() -> None:
         known = session in _sessions
     if not known and token_valid(st.context.cookies.get(COOKIE)):
         grant(session)
+
+
+class WrongKeys:
+    """Wrong presenter keys, counted per client address: after ``LIMIT`` within ``WINDOW_S``,
+    that address's keys are not even compared until the oldest of them is ``WINDOW_S`` old (a
+    guesser gets ``LIMIT`` tries a minute; the presenter's own cookie is untouched). Bounded
+    memory: ``KEEP`` addresses, the least recent forgotten."""
+
+    LIMIT, WINDOW_S, KEEP = 5, 60.0, 1024
+
+    def __init__(self, clock=None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.seen: OrderedDict[str, list[float]] = OrderedDict()
+
+    def _recent(self, client: str) -> list[float]:
+        now = self.clock()
+        times = [t for t in self.seen.get(client, []) if now - t < self.WINDOW_S]
+        if times:
+            self.seen[client] = times
+        else:
+            self.seen.pop(client, None)
+        return times
+
+    def wait_s(self, client: str) -> float:
+        """Seconds until ``client`` may try a key again (0: now)."""
+        with _lock:
+            times = self._recent(client)
+        return self.WINDOW_S - (self.clock() - times[0]) if len(times) >= self.LIMIT else 0.0
+
+    def failed(self, client: str) -> None:
+        with _lock:
+            times = self._recent(client)
+            self.seen[client] = times + [self.clock()]
+            self.seen.move_to_end(client)
+            while len(self.seen) > self.KEEP:
+                self.seen.popitem(last=False)
+
+
+wrong_keys = WrongKeys()
+
+
+def _client() -> str:
+    """The browser's address as the server sees it (one bucket for all when unknown)."""
+    import streamlit as st
+
+    try:
+        return str(st.context.ip_address or "unknown")
+    except Exception:   # noqa: BLE001 (an older Streamlit, or outside a session)
+        return "unknown"
 
 
 def _set_cookie(token: str) -> None:

@@ -38,6 +38,31 @@ def _keep_keras_state() -> None:
     script_runner._clean_problem_modules = _close_pyplot_figures
 
 
+def _uploads_need_the_right() -> None:
+    """Streamlit's upload endpoint (``PUT /_stcore/upload_file/SESSION/FILE``) stores a file
+    for any live session in memory until that session ends, whether or not its page shows an
+    uploader. Its file manager's ``add_file`` is where a file is kept: this wraps it to refuse
+    (403, nothing kept) a session without the right to upload (``app_ui.rights``: in room mode
+    the audience, in demo mode everyone), so a phone cannot fill the server's memory.
+    ``tests/test_rights.py`` sends real requests through Streamlit's own route."""
+    from starlette.exceptions import HTTPException
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    from app_ui import rights
+
+    keep = MemoryUploadedFileManager.add_file
+    if getattr(keep, "needs_the_right", False):
+        return
+
+    def add_file(self, session_id: str, file) -> None:
+        if not rights.session_granted(session_id):
+            raise HTTPException(status_code=403, detail="only the presenter can upload here")
+        keep(self, session_id, file)
+
+    add_file.needs_the_right = True
+    MemoryUploadedFileManager.add_file = add_file
+
+
 def _close_pyplot_figures() -> None:
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
@@ -74,6 +99,7 @@ def main(argv: list[str]) -> None:
 
     sys.argv = streamlit_argv(argv)
     _keep_keras_state()
+    _uploads_need_the_right()
     threading.Thread(target=_warm_when_serving, name="warm-when-serving", daemon=True).start()
     cli.main()
 

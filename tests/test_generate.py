@@ -17,7 +17,7 @@ from core.cli import main
 from core.encodings import get_tokenizer
 from core.training.report import SAMPLE_TOKENS, checkpoint_report, evaluate_run
 from core.generation.generate import Generator
-from core.models.inference import LSTMStepper, WindowForward
+from core.models.inference import LSTMStepper, WindowForward, softmax
 from core.evaluation.loaded import loaded
 from core.notes import note_pitch, parse_notes
 from core.piece import from_note_list
@@ -124,6 +124,19 @@ def test_stepper_equals_keras_for_stacked_and_one_hot_models(preset, size):
     model = presets.build(presets.make_config(preset, 50, size, window=24))
     x = np.random.default_rng(0).integers(1, 50, (3, 24)).astype(np.int32)
     np.testing.assert_allclose(LSTMStepper(model).run(x), model.predict_on_batch(x), atol=1e-5)
+
+
+def test_scan_equals_stepping_across_chunks_and_layers():
+    """Held-out scoring's layer-by-layer pass (``scan``) is the generator's step, reordered."""
+    import keras
+    keras.utils.set_random_seed(1)
+    stepper = LSTMStepper(presets.build(presets.make_config("studio", 50, "medium", window=24)))
+    x = np.random.default_rng(1).integers(1, 50, (3, 23))
+    stepped = stepper.run(x)
+    chunks = list(stepper.scan(x, chunk=5))
+    assert [t0 for t0, _ in chunks] == [0, 5, 10, 15, 20] and chunks[-1][1].shape[1] == 3
+    top = np.concatenate([h for _, h in chunks], axis=1)
+    np.testing.assert_allclose(softmax(top @ stepper.out_kernel + stepper.out_bias), stepped, atol=1e-6)
 
 
 @pytest.mark.parametrize("preset", ["skuli", "softology", "devfest"])

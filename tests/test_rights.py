@@ -27,6 +27,7 @@ def room(monkeypatch, data_dir):
     monkeypatch.setattr(rights, "_key", None)
     monkeypatch.setattr(rights, "_sessions", rights.OrderedDict())
     monkeypatch.setattr(rights, "_tokens", rights.OrderedDict())
+    monkeypatch.setattr(rights, "wrong_keys", rights.WrongKeys())
     rights.set_presenter_key(KEY)
     return data_dir
 
@@ -173,3 +174,95 @@ def test_the_presenter_link_gives_the_right_leaves_the_address_and_is_never_logg
     logged = "\n".join(handler.text)
     assert "presenter signed in" in logged and "wrong presenter key" in logged
     assert KEY not in logged
+
+
+def _put_upload(app, session: str, data: bytes) -> int:
+    """A PUT to Streamlit's upload route, as a browser's uploader sends it (in process: an
+    ASGI call, no socket); the response's status."""
+    import asyncio
+
+    boundary = "composer-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mid\"\r\n"
+            f"Content-Type: audio/midi\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    path = f"/_stcore/upload_file/{session}/file-1"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "server": ("127.0.0.1", 8501), "client": ("127.0.0.1", 50000),
+             "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+                         (b"content-length", str(len(body)).encode())]}
+    sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+
+def test_streamlits_upload_endpoint_keeps_files_from_the_presenter_only(room, monkeypatch):
+    """A phone can send files to ``/_stcore/upload_file`` without any uploader on its page:
+    ``app_ui.serve`` makes Streamlit's own route refuse them (403) and keep nothing."""
+    from starlette.applications import Starlette
+    from streamlit import config
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.web.server.starlette.starlette_routes import create_upload_routes
+
+    from app_ui import serve
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "add_file", MemoryUploadedFileManager.add_file)
+    serve._uploads_need_the_right()
+    serve._uploads_need_the_right()   # twice (a second server start in one process): one wrap
+    xsrf = config.get_option("server.enableXsrfProtection")
+    config.set_option("server.enableXsrfProtection", False)  # the route's own check, not ours
+    try:
+        files = MemoryUploadedFileManager("/_stcore/upload_file")
+
+        class LiveSessions:
+            def is_active_session(self, session_id):
+                return True
+
+        app = Starlette(routes=create_upload_routes(LiveSessions(), files, None))
+        rights.grant("presenter-session")
+        assert _put_upload(app, "phone-session", b"MThd" * 1000) == 403
+        assert files.get_files("phone-session", ["file-1"]) == []
+        assert _put_upload(app, "presenter-session", b"MThd") == 204
+        assert [f.data for f in files.get_files("presenter-session", ["file-1"])] == [b"MThd"]
+        monkeypatch.setenv("COMPOSER_DEMO", "1")                 # demo mode: nobody uploads
+        assert _put_upload(app, "presenter-session", b"MThd") == 403
+    finally:
+        config.set_option("server.enableXsrfProtection", xsrf)
+
+
+def test_wrong_keys_are_limited_per_address():
+    now = [1000.0]
+    wrong = rights.WrongKeys(clock=lambda: now[0])
+    for _ in range(wrong.LIMIT - 1):
+        wrong.failed("10.0.0.7")
+    assert wrong.wait_s("10.0.0.7") == 0.0                       # still may try
+    wrong.failed("10.0.0.7")
+    assert wrong.wait_s("10.0.0.7") == pytest.approx(wrong.WINDOW_S)
+    assert wrong.wait_s("10.0.0.8") == 0.0                       # another address is not held
+    now[0] += wrong.WINDOW_S / 2
+    assert wrong.wait_s("10.0.0.7") == pytest.approx(wrong.WINDOW_S / 2)
+    now[0] += wrong.WINDOW_S / 2 + 0.01
+    assert wrong.wait_s("10.0.0.7") == 0.0                       # a minute on, free again
+    for i in range(wrong.KEEP + 10):                             # memory stays bounded
+        wrong.failed(f"10.1.{i // 256}.{i % 256}")
+    assert len(wrong.seen) == wrong.KEEP
+
+
+def test_after_too_many_wrong_keys_even_the_right_one_is_not_tried(room, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setattr(rights, "_client", lambda: "10.9.8.7")   # AppTest has no real client
+    for _ in range(rights.WrongKeys.LIMIT):
+        rights.wrong_keys.failed("10.9.8.7")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/corpus.py")
+    at.query_params["key"] = KEY
+    at.run()
+    assert "key" not in at.query_params and "corpus_upload" not in at.session_state
+    assert any("Too many wrong presenter links" in t.value for t in at.toast)

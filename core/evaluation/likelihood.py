@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.models.biaxial import RollBatches
-from core.models.inference import LSTMStepper, WindowForward, one_blas_thread
+from core.models.inference import LSTMStepper, WindowForward, one_blas_thread, softmax
 
 POSITION_BUCKETS = ((0, 128), (128, 256), (256, 512), (512, None))
 MAX_WINDOWS = 256   # validation positions scored for a many-to-one model
@@ -57,7 +57,8 @@ def heldout_nll(model: Any, config: Any, seqs: Sequence[np.ndarray]) -> dict[str
 
 
 def _stateful(stepper: LSTMStepper, seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Nats of every scored token and the position it was predicted after, one pass per piece."""
+    """Nats of every scored token and the position it was predicted after, one pass per piece
+    (:meth:`LSTMStepper.scan`: the generator's arithmetic, a chunk of steps at a time)."""
     pieces = sorted((np.asarray(s, np.int64) for s in seqs if len(s) > 1), key=len)
     nats, positions = [], []
     for at in range(0, len(pieces), BATCH):
@@ -66,14 +67,14 @@ def _stateful(stepper: LSTMStepper, seqs: Sequence[np.ndarray]) -> tuple[np.ndar
         tokens = np.zeros((len(group), lengths.max()), np.int64)
         for row, p in enumerate(group):
             tokens[row, :len(p)] = p
-        stepper.reset(len(group))
-        rows = np.arange(len(group))
-        for t in range(lengths.max() - 1):
-            probs = stepper.step(tokens[:, t])
-            live = t < lengths - 1
-            picked = probs[rows[live], tokens[live, t + 1]].astype(np.float64)
+        for t0, h in stepper.scan(tokens[:, :-1]):
+            logits = h @ stepper.out_kernel + stepper.out_bias          # (batch, C, vocab)
+            t = t0 + np.arange(h.shape[1])
+            live = t[None, :] < lengths[:, None] - 1                    # (batch, C)
+            probs = softmax(logits[live])                              # (scored, vocab)
+            picked = probs[np.arange(len(probs)), tokens[:, t + 1][live]].astype(np.float64)
             nats.append(-np.log(np.maximum(picked, _MIN_PROB)))
-            positions.append(np.full(live.sum(), t))
+            positions.append(np.broadcast_to(t, live.shape)[live])
     return _joined(nats), _joined(positions)
 
 

@@ -30,14 +30,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * np.tanh(0.5 * x) + 0.5  # = 1 / (1 + exp(-x)), without overflow
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 _ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0),
                 "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-                "softmax": _softmax}
+                "softmax": softmax}
 
 
 def _lstm_weights(layer: Any) -> list[np.ndarray]:
@@ -137,7 +137,32 @@ class LSTMStepper:
         for i, (kernel, recurrent, bias) in enumerate(self.upper, start=1):
             z = self.h[i - 1] @ kernel + self.h[i] @ recurrent + bias
             self.h[i], self.c[i] = _lstm_cell(z, self.c[i])
-        return _softmax(self.h[-1] @ self.out_kernel + self.out_bias)
+        return softmax(self.h[-1] @ self.out_kernel + self.out_bias)
+
+    def scan(self, tokens: np.ndarray, chunk: int = 128):
+        """The last LSTM's output after each of ``tokens`` ``(batch, T)``, from a zero state, in
+        time chunks: yields ``(t0, h)`` with ``h`` ``(batch, <= chunk, units)`` for steps ``t0 ...``.
+
+        The same arithmetic as :meth:`step`, reordered layer by layer inside a chunk: each
+        layer's input products for the whole chunk are one matrix product, so a step costs
+        only its recurrent product (a whole-piece pass, as held-out scoring needs, is several
+        times faster than stepping). Leaves the stepper's own state alone."""
+        tokens = np.asarray(tokens)
+        batch = len(tokens)
+        recurrents = [self.recurrent0] + [r for _, r, _ in self.upper]
+        h = [np.zeros((batch, u), np.float32) for u in self.units]
+        c = [np.zeros((batch, u), np.float32) for u in self.units]
+        for t0 in range(0, tokens.shape[1], chunk):
+            z_in = self.input0[tokens[:, t0:t0 + chunk]]                 # (batch, C, 4n)
+            for layer, recurrent in enumerate(recurrents):
+                if layer:
+                    kernel, _, bias = self.upper[layer - 1]
+                    z_in = out @ kernel + bias
+                out = np.empty(z_in.shape[:2] + (self.units[layer],), np.float32)
+                for t in range(z_in.shape[1]):
+                    h[layer], c[layer] = _lstm_cell(z_in[:, t] + h[layer] @ recurrent, c[layer])
+                    out[:, t] = h[layer]
+            yield t0, out
 
     def run(self, tokens: np.ndarray) -> np.ndarray:
         """Probabilities ``(batch, T, vocab)`` after each of ``tokens`` ``(batch, T)``, from a

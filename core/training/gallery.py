@@ -1,8 +1,7 @@
 """The shipped gallery: runs trained by this code, kept in ``checkpoints/``, rebuilt by one command.
 
 ``python -m core gallery build [NAME] [--groove PATH]`` retrains a shipped run from the spec
-below (same seed; epochs, not a time budget, so a rebuild on another machine trains the same;
-the runs trained on whole pieces before truncated BPTT say so in their spec),
+below (same seed; epochs, not a time budget, so a rebuild on another machine trains the same),
 strips the optimizer state from its checkpoints (the gallery only generates, and this keeps
 ``checkpoints/`` small), writes its model card and swaps it into place. Checkpoints are spread
 from under-trained to over-trained so the Gallery page can show copying grow with epochs.
@@ -30,11 +29,12 @@ GROOVE_CREDIT = "Groove MIDI Dataset, Gillick et al. 2019, CC BY 4.0"
 SHIPPED: dict[str, tuple[TrainSpec, str]] = {
     "bach-studio-events": (
         TrainSpec(corpus="bach-chorales", encoding="events", preset="studio", size="small",
-                  epochs=60, checkpoint_epochs=[1, 3, 6, 10, 15, 20, 30, 40, 50, 60], patience=6,
-                  val_share=0.1, batch_size=16, window=128, train_on="pieces", seed=7),
-        "Bach chorales, studio LSTM on REMI events, trained on whole chorales (the state carried "
-        "through each, as in generation) with 35 held out: the default model of Home and "
-        "Generate, stopped at its best held-out NLL."),
+                  epochs=30, checkpoint_epochs=[1, 2, 4, 6, 10, 15, 20, 25, 30], patience=6,
+                  val_share=0.1, seed=7),
+        "Bach chorales, studio LSTM on REMI events, trained by truncated BPTT (consecutive "
+        "32-token windows, the state carried through each whole chorale, as in generation) "
+        "with 35 held out: the default model of Home and Generate, stopped at its best "
+        "held-out NLL."),
     "bach-memorise-events": (
         TrainSpec(corpus="bach-chorales", encoding="events", preset="studio", size="small",
                   epochs=450, checkpoint_epochs=[1, 10, 30, 60, 100, 150, 200, 300, 450],
@@ -46,11 +46,11 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         "the chorales and is stopped at its best held-out NLL."),
     "fiddle-studio-events": (
         TrainSpec(corpus="fiddle-tunes", encoding="events", preset="studio", size="small",
-                  epochs=8, checkpoint_epochs=[1, 2, 3, 4, 6, 8], patience=2,
-                  max_pieces=2000, val_share=0.1, window=128, train_on="pieces", seed=7),
-        "O'Neill's and Ryan's fiddle tunes (the first 2,000 of 3,068, for an hour's CPU budget), "
-        "studio LSTM on REMI events, trained on whole tunes with the state carried through "
-        "each; stopped at its best held-out NLL."),
+                  epochs=10, checkpoint_epochs=[1, 2, 3, 4, 6, 8, 10], patience=2,
+                  max_pieces=2000, val_share=0.1, seed=7),
+        "O'Neill's and Ryan's fiddle tunes (the first 2,000 of 3,068), studio LSTM on REMI "
+        "events, trained by truncated BPTT (consecutive 32-token windows, the state carried "
+        "through each whole tune); stopped at its best held-out NLL."),
     "groove-devfest-drums": (
         TrainSpec(corpus="groove", encoding="drums", preset="devfest", size="small",
                   epochs=12, checkpoint_epochs=[1, 2, 3, 5, 8, 12], patience=3,
