@@ -56,6 +56,8 @@ def test_the_memorising_run_copies_more_and_more():
     rates = [run.sample_metrics(e)["copy_rate"] for e in run.epochs()]
     early, late = rates[: len(rates) // 2], rates[-2:]
     assert max(early) < min(late), rates
+    last = run.sample_metrics(run.epochs()[-1])   # the story: a jukebox of its corpus at the end
+    assert last["copy_rate"] >= 0.5 and last["longest_copy_notes"] >= 100, last
 
 
 def test_shipped_runs_are_read_only():

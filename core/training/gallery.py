@@ -46,7 +46,7 @@ SHIPPED: dict[str, tuple[TrainSpec, str]] = {
         "the chorales and is stopped at its best held-out NLL."),
     "fiddle-studio-events": (
         TrainSpec(corpus="fiddle-tunes", encoding="events", preset="studio", size="small",
-                  epochs=10, checkpoint_epochs=[1, 2, 3, 4, 6, 8, 10], patience=2,
+                  epochs=6, checkpoint_epochs=[1, 2, 3, 4, 5, 6], patience=2,
                   max_pieces=2000, val_share=0.1, seed=7),
         "O'Neill's and Ryan's fiddle tunes (the first 2,000 of 3,068), studio LSTM on REMI "
         "events, trained by truncated BPTT (consecutive 32-token windows, the state carried "
