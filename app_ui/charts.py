@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -61,7 +63,31 @@ def history_figure(rows: list[dict[str, float]], best_epoch: int | None = None,
 
 
 def run_history_figure(run, height: int = 340) -> go.Figure:
-    """:func:`history_figure` of a run folder: its history, best epoch and n-gram baseline."""
+    """:func:`history_figure` of a run folder: its history, best epoch and n-gram baseline.
+
+    Built once per change of the run's files and shared by every session that shows it (a room
+    of phones polls the same live chart; a subplot figure costs tens of milliseconds to build):
+    callers hand it to ``st.plotly_chart`` (which copies it) and must not change it."""
+    return _history_figure(str(run.path), files_stamp(run.path), height)
+
+
+def files_stamp(folder: Path) -> tuple:
+    """What :func:`run_history_figure` reads, by modification time and size."""
+    stamp = []
+    for name in ("history.csv", "best.json", "run.json"):
+        try:
+            st = (folder / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _history_figure(path: str, stamp: tuple, height: int) -> go.Figure:
+    from core.runs import Run
+
+    run = Run(path)
     return history_figure(run.history(), run.best_epoch(), height, baseline=run.baseline_nll())
 
 

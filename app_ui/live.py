@@ -3,8 +3,9 @@ chart, drawn as the Train page draws it, and a button that composes with its new
 checkpoint, "the model as it is right now", so the room hears it improve epoch by epoch. A job
 that has ended stays there ``LINGER_S`` more, so the room hears the model it ended with.
 
-The chart polls in a fragment (only it reruns, every ``POLL_S``); the button and its piece stay
-outside it, so a poll never sends a piece's audio again. When the job shown changes (one
+The chart polls in a fragment (only it reruns, every ``POLL_S``) and is sent again only when the
+run's files changed (a redraw of the same chart cost each phone ~0.14 CPU-s a poll); the
+button and its piece stay outside it, so a poll never sends a piece's audio again. When the job shown changes (one
 starts, or it ends) the fragment reruns the whole page once.
 """
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_ui.charts import run_history_figure
+from app_ui.charts import files_stamp, run_history_figure
 from app_ui.errors import action
 from app_ui.music import compose, show_composition
 from app_ui.ready import HOME_OPTIONS
 
-POLL_S = 3.0      # seconds between a phone's looks at the running job
+POLL_S = 5.0      # seconds between a phone's looks at the running job (an epoch takes longer)
+DRAWN = "live_chart_drawn"   # session state: the run files' stamp this session's chart shows
 LINGER_S = 900.0  # an ended job stays on Home this long after its last word
 # A piece as Home composes one, without the copy measures (they parse the run's corpus first)
 LIVE_OPTIONS = {**HOME_OPTIONS, "metrics": False}
@@ -58,17 +60,19 @@ def compose_now(run):
     return compose(run.path, epoch, **LIVE_OPTIONS)[0]
 
 
-def _chart(seen: str | None) -> None:
+def _chart(seen: str | None, caption, chart) -> None:
     run, running = live_run()
     if _shown(run, running) != seen:
         st.rerun(scope="app")  # a job started or ended: the heading and the button follow it
     if run is None:
         return
     status = run.status
-    st.caption(f"Epoch {status.get('epoch', 0)} of {status.get('epochs', '?')} · "
-               f"{status.get('message') or status.get('state', '')}")
-    st.plotly_chart(run_history_figure(run), key="live_chart",
-                    width="stretch")
+    caption.caption(f"Epoch {status.get('epoch', 0)} of {status.get('epochs', '?')} · "
+                    f"{status.get('message') or status.get('state', '')}")
+    drawn = (str(run.path), files_stamp(run.path))
+    if st.session_state.get(DRAWN) != drawn:   # the same figure again would cost every phone
+        chart.plotly_chart(run_history_figure(run), key="live_chart", width="stretch")
+        st.session_state[DRAWN] = drawn
 
 
 def show() -> None:
@@ -77,7 +81,12 @@ def show() -> None:
     if run is not None:
         st.subheader(f":material/model_training: Training now: `{run.name}`" if running else
                      f":material/check_circle: Just trained: `{run.name}`")
-    st.fragment(run_every=POLL_S)(_chart)(_shown(run, running))
+    st.session_state.pop(DRAWN, None)   # a whole run of the page draws the chart afresh
+    # The poll writes into placeholders outside its fragment: an element there stays until it
+    # is replaced, so a poll that finds nothing new sends nothing (a fragment's own elements
+    # must be drawn again by every one of its runs).
+    caption, chart = st.empty(), st.empty()
+    st.fragment(run_every=POLL_S)(_chart)(_shown(run, running), caption, chart)
     if run is None:
         return
     if st.button("Hear the model as it is now", icon=":material/hearing:", key="live_compose",

@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 
 from core.evaluation.likelihood import BATCH, heldout_nll  # noqa: E402
 from core.evaluation.loaded import loaded  # noqa: E402
-from core.models.inference import LSTMStepper, one_blas_thread  # noqa: E402
+from core.models.inference import LSTMStepper  # noqa: E402
+from core.models.numpy_ops import one_blas_thread  # noqa: E402
 from core.models import presets  # noqa: E402
 from core.paths import SHIPPED_RUNS  # noqa: E402
 from core.runs import Run  # noqa: E402

@@ -22,7 +22,9 @@ interface, everyone an audience session; the harness still talks to 127.0.0.1 on
 ``--train`` starts a training job (``core.training.jobs.start``, as the presenter's Start
 does, so at the job's lower CPU priority) in that server's data folder before the rounds and
 stops it after; ``--greedy`` adds one more session that presses Compose every 0.25 s all
-through every round, as fast as one person can (its presses are counted, not timed).
+through every round, as fast as one person can (its presses are counted, not timed);
+``--idle S`` first measures S seconds of the server's and the browsers' CPU with the room open
+and nobody pressing (in a room: what following the training's chart costs).
 
 ``--root`` measures another checkout of the project with this same harness (for before/after
 figures); a checkout without ``app_ui/serve.py`` is started with plain ``streamlit run``.
@@ -140,7 +142,7 @@ def start_training(data: Path):
 
 
 def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: float,
-         server_pid: int, greedy: bool = False, in_room: bool = False) -> dict:
+         server_pid: int, greedy: bool = False, in_room: bool = False, idle_s: float = 0.0) -> dict:
     pages = []
     for _ in range(sessions):  # Browser.new_page: each page in a new context of its own
         pages.append(bench_app.open_home(browser, url, int(timeout * 1000)))
@@ -148,6 +150,12 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
     hog_presses = 0
     # in a room every phone's Home polls the training's chart (app_ui.live): never quite idle
     settle = wait_idle(server_pid, share=0.3 if in_room else 0.05)
+    idle = None
+    if idle_s:   # the room only following (a room's Home polls the training's chart)
+        server_before, browser_before = cpu_seconds(server_pid), browser_cpu_seconds()
+        time.sleep(idle_s)
+        idle = {"seconds": idle_s, "server_s": round(cpu_seconds(server_pid) - server_before, 1),
+                "browser_s": round(browser_cpu_seconds() - browser_before, 1)}
     times, errors, seen, shared, cpu = [], 0, set(), 0, []
     for r in range(rounds):
         if r:
@@ -183,6 +191,8 @@ def room(browser, url: str, sessions: int, rounds: int, listen: float, timeout: 
     for p in pages + ([hog] if hog else []):
         p.context.close()
     extra = {"greedy_presses": hog_presses} if greedy else {}
+    if idle is not None:
+        extra["idle_cpu"] = idle
     return {**extra, "sessions": sessions, "rounds": rounds, "settle_s": round(settle, 1),
             "p50_s": round(statistics.median(times), 2) if times else None,
             "p95_s": round(percentile(times, 0.95), 2) if times else None,
@@ -217,6 +227,9 @@ def main() -> int:
     parser.add_argument("--train", action="store_true", help="a training job runs meanwhile")
     parser.add_argument("--greedy", action="store_true",
                         help="one more session presses Compose as fast as it can")
+    parser.add_argument("--idle", type=float, default=0.0, metavar="S",
+                        help="first measure S seconds of server and browser CPU with nobody "
+                             "pressing (what following the training costs)")
     args = parser.parse_args()
     counts = [int(n) for n in args.sessions.split(",")]
     if not all(0 < n <= MAX_SESSIONS for n in counts):
@@ -251,7 +264,7 @@ def main() -> int:
                     job = start_training(data) if args.train else None
                     out["results"].append(room(browser, server.url, n, args.rounds, args.listen,
                                                args.timeout, server.proc.pid, args.greedy,
-                                               args.room))
+                                               args.room, args.idle))
                     if job is not None:
                         out["results"][-1]["training_epochs_done"] = job.status.get("epoch", 0)
             finally:

@@ -16,6 +16,14 @@ reached 1.0x, 0.8x, 0.7x and 0.6x of the baseline, the last checkpoint's ratio, 
     .venv/bin/python bench/bench_time_to_quality.py --minutes 3 \\
         --variant carried= --variant pieces="--train-on pieces" --variant windows="--train-on windows"
 
+``--speed-rounds N`` then measures tokens/s alone: N rounds of ``--speed-minutes`` runs of the
+variants in turn, the order reversed each round, so that a slow spell of a shared machine
+(epochs of one run here varied from 19 to 49 s) falls on all of them; it reports each round's
+ratios to the last variant named, and their median (``--speed-only``: only this).
+
+    .venv/bin/python bench/bench_time_to_quality.py --speed-only --speed-rounds 4 \\
+        --variant carried= --variant windows="--train-on windows"
+
 ``--jsb-midi-folder DIR`` first writes the JSB Chorales of ``../shared/data/jsb`` (16th-note
 grid, all 382) as MIDI files into DIR and trains on that folder, as a user's own MIDI would be.
 """
@@ -81,6 +89,44 @@ def score(run_dir: Path) -> dict:
                       for p in points]}
 
 
+def train_command(corpus: str, minutes: float, run_dir: Path, options: str) -> list[str]:
+    return [sys.executable, "-m", "core", "train", "--corpus", corpus, "--minutes", str(minutes),
+            "--run-dir", str(run_dir), "--no-queue", *shlex.split(options)]
+
+
+def steady_tokens_per_s(run_dir: Path) -> float | None:
+    """Median tokens/s of a run's epochs after the first (which traces the graph)."""
+    from core.runs import Run
+
+    speeds = sorted(r["tokens_per_s"] for r in Run(run_dir).history()[1:] if r.get("tokens_per_s"))
+    return speeds[len(speeds) // 2] if speeds else None
+
+
+def speed_rounds(corpus: str, variants: list[list[str]], rounds: int, minutes: float,
+                 root: Path) -> dict:
+    """Tokens/s of each variant in short runs taken in turn, the order reversed every round
+    (A B, B A, A B ...), so a slow spell of a shared machine falls on every variant alike: per
+    round each variant's median epoch after the first, and every variant's ratio to the last
+    one named in that round; their medians over the rounds."""
+    per_round = []
+    for r in range(rounds):
+        order = variants if r % 2 == 0 else variants[::-1]
+        speeds = {}
+        for name, options in order:
+            run_dir = root / f"speed-{r}-{name}"
+            subprocess.run(train_command(corpus, minutes, run_dir, options), cwd=ROOT,
+                           capture_output=True, text=True, check=True)
+            speeds[name] = steady_tokens_per_s(run_dir)
+        per_round.append({"tokens_per_s": speeds, "load": load()})
+        print(json.dumps({"speed_round": r, **per_round[-1]}), file=sys.stderr, flush=True)
+    last = variants[-1][0]
+    ratios = {name: sorted(p["tokens_per_s"][name] / p["tokens_per_s"][last] for p in per_round)
+              for name, _ in variants[:-1]}
+    return {"rounds": per_round, "minutes_each": minutes,
+            f"median_ratio_to_{last}": {n: round(v[len(v) // 2], 3) for n, v in ratios.items()},
+            f"ratios_to_{last}": {n: [round(x, 3) for x in v] for n, v in ratios.items()}}
+
+
 def write_jsb_folder(folder: Path) -> str:
     """The JSB chorales (all splits, 16th-note grid) as one MIDI file each in ``folder``."""
     from core.corpus import jsb
@@ -101,6 +147,10 @@ def main() -> None:
     ap.add_argument("--keep", help="keep the run folders under this folder")
     ap.add_argument("--jsb-midi-folder", help="write the JSB chorales as MIDI files here and "
                     "train on that folder (--corpus is ignored)")
+    ap.add_argument("--speed-rounds", type=int, default=0,
+                    help="then N rounds of short runs of the variants in turn: tokens/s ratios")
+    ap.add_argument("--speed-minutes", type=float, default=1.5)
+    ap.add_argument("--speed-only", action="store_true", help="only the speed rounds")
     args = ap.parse_args()
     if args.jsb_midi_folder:
         args.corpus = write_jsb_folder(Path(args.jsb_midi_folder))
@@ -109,10 +159,9 @@ def main() -> None:
     out = {"corpus": args.corpus, "minutes": args.minutes, "cpus": os.cpu_count(),
            "load_before": load(), "variants": {}}
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ttq-"))
-    for name, options in variants:
+    for name, options in ([] if args.speed_only else variants):
         run_dir = root / name
-        cmd = [sys.executable, "-m", "core", "train", "--corpus", args.corpus, "--minutes",
-               str(args.minutes), "--run-dir", str(run_dir), "--no-queue", *shlex.split(options)]
+        cmd = train_command(args.corpus, args.minutes, run_dir, options)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -123,6 +172,8 @@ def main() -> None:
                                  "load_after": load(), **score(run_dir)}
         print(json.dumps({name: {k: v for k, v in out["variants"][name].items() if k != "curve"}}),
               file=sys.stderr, flush=True)
+    if args.speed_rounds:
+        out["speed"] = speed_rounds(args.corpus, variants, args.speed_rounds, args.speed_minutes, root)
     out["load_after"] = load()
     print(json.dumps(out, indent=1))
 

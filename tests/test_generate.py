@@ -17,7 +17,8 @@ from core.cli import main
 from core.encodings import get_tokenizer
 from core.training.report import SAMPLE_TOKENS, checkpoint_report, evaluate_run
 from core.generation.generate import Generator
-from core.models.inference import LSTMStepper, WindowForward, softmax
+from core.models.inference import LSTMStepper, WindowForward
+from core.models.numpy_ops import softmax
 from core.evaluation.loaded import loaded
 from core.notes import note_pitch, parse_notes
 from core.piece import from_note_list
@@ -127,16 +128,28 @@ def test_stepper_equals_keras_for_stacked_and_one_hot_models(preset, size):
 
 
 def test_scan_equals_stepping_across_chunks_and_layers():
-    """Held-out scoring's layer-by-layer pass (``scan``) is the generator's step, reordered."""
+    """Held-out scoring's layer-by-layer pass (``scan``) is the generator's step, reordered; with
+    lengths, rows that have ended are left out of later chunks and the rest are unchanged."""
     import keras
     keras.utils.set_random_seed(1)
     stepper = LSTMStepper(presets.build(presets.make_config("studio", 50, "medium", window=24)))
     x = np.random.default_rng(1).integers(1, 50, (3, 23))
     stepped = stepper.run(x)
     chunks = list(stepper.scan(x, chunk=5))
-    assert [t0 for t0, _ in chunks] == [0, 5, 10, 15, 20] and chunks[-1][1].shape[1] == 3
-    top = np.concatenate([h for _, h in chunks], axis=1)
+    assert [(t0, first) for t0, first, _ in chunks] == [(0, 0), (5, 0), (10, 0), (15, 0), (20, 0)]
+    top = np.concatenate([h for _, _, h in chunks], axis=1)
     np.testing.assert_allclose(softmax(top @ stepper.out_kernel + stepper.out_bias), stepped, atol=1e-6)
+
+    lengths = np.array([4, 12, 23])
+    chunks = list(stepper.scan(x, lengths, chunk=5))
+    assert [(t0, first) for t0, first, _ in chunks] == [(0, 0), (5, 1), (10, 1), (15, 2), (20, 2)]
+    for t0, first, h in chunks:
+        for row in range(first, 3):
+            steps = slice(t0, min(t0 + h.shape[1], lengths[row]))
+            got = softmax(h[row - first, :steps.stop - t0] @ stepper.out_kernel + stepper.out_bias)
+            np.testing.assert_allclose(got, stepped[row, steps], atol=1e-6)
+    with pytest.raises(ValueError, match="ascending"):
+        next(stepper.scan(x, np.array([23, 4, 12])))
 
 
 @pytest.mark.parametrize("preset", ["skuli", "softology", "devfest"])

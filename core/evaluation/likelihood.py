@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.models.biaxial import RollBatches
-from core.models.inference import LSTMStepper, WindowForward, one_blas_thread, softmax
+from core.models.inference import LSTMStepper, WindowForward
+from core.models.numpy_ops import one_blas_thread, softmax
 
 POSITION_BUCKETS = ((0, 128), (128, 256), (256, 512), (512, None))
 MAX_WINDOWS = 256   # validation positions scored for a many-to-one model
@@ -67,12 +68,12 @@ def _stateful(stepper: LSTMStepper, seqs: Sequence[np.ndarray]) -> tuple[np.ndar
         tokens = np.zeros((len(group), lengths.max()), np.int64)
         for row, p in enumerate(group):
             tokens[row, :len(p)] = p
-        for t0, h in stepper.scan(tokens[:, :-1]):
-            logits = h @ stepper.out_kernel + stepper.out_bias          # (batch, C, vocab)
+        for t0, first, h in stepper.scan(tokens[:, :-1], lengths - 1):
+            logits = h @ stepper.out_kernel + stepper.out_bias          # (rows, C, vocab)
             t = t0 + np.arange(h.shape[1])
-            live = t[None, :] < lengths[:, None] - 1                    # (batch, C)
+            live = t[None, :] < lengths[first:, None] - 1               # (rows, C)
             probs = softmax(logits[live])                              # (scored, vocab)
-            picked = probs[np.arange(len(probs)), tokens[:, t + 1][live]].astype(np.float64)
+            picked = probs[np.arange(len(probs)), tokens[first:, t + 1][live]].astype(np.float64)
             nats.append(-np.log(np.maximum(picked, _MIN_PROB)))
             positions.append(np.broadcast_to(t, live.shape)[live])
     return _joined(nats), _joined(positions)

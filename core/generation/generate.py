@@ -25,7 +25,7 @@ from core.encodings.base import PAD, Tokenizer
 from core.models.inference import engine_for
 from core.evaluation.loaded import LoadedRun, loaded
 from core.generation.primers import PRIMERS, Primers, Result  # noqa: F401 (re-exported)
-from core.models.inference import one_blas_thread
+from core.models.numpy_ops import one_blas_thread
 from core.runs import Run
 from core.generation.sampling import LoopGuard, sample
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings

@@ -26,8 +26,8 @@ import numpy as np
 
 from core.encodings.continuous import EPS
 from core.generation.primers import Primers, Result
-from core.models.inference import one_blas_thread
 from core.models.inference import GeneratorStepper
+from core.models.numpy_ops import one_blas_thread
 from core.settings import DEFAULT_LENGTH, MAX_LENGTH, SamplingSettings
 
 #: What the Generate page and the CLI say about the sampler settings this model ignores.

@@ -15,80 +15,16 @@ layer they do not know is a ``ValueError``, never a silent fall-back to a slower
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Callable
 
 import keras
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from core.models.biaxial import note_features
 from core.encodings.rolls import ON
+from core.models.biaxial import note_features
+from core.models.numpy_ops import (ACTIVATIONS, lstm_cell, lstm_run, lstm_sequence, lstm_weights,
+                                   sigmoid, softmax, stack_step, token_table)
 from core.models.presets import OneHot, ScaleTokens
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * np.tanh(0.5 * x) + 0.5  # = 1 / (1 + exp(-x)), without overflow
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-_ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0),
-                "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-                "softmax": softmax}
-
-
-def _lstm_weights(layer: Any) -> list[np.ndarray]:
-    """``[kernel (in, 4n), recurrent_kernel (n, 4n), bias (4n,)]`` of a Keras LSTM, float32."""
-    cfg = layer.get_config()
-    if (cfg["activation"], cfg["recurrent_activation"], cfg["use_bias"], cfg["go_backwards"]) != \
-            ("tanh", "sigmoid", True, False):
-        raise ValueError(f"{layer.name}: only forward tanh/sigmoid LSTMs with a bias are supported")
-    return [np.asarray(w, np.float32) for w in layer.get_weights()]
-
-
-def _token_table(layer: Any) -> np.ndarray:
-    """The rows fed to the first layer per token id: an embedding matrix, or one-hot rows."""
-    if isinstance(layer, keras.layers.Embedding):
-        if layer.mask_zero:
-            raise ValueError(f"{layer.name}: a masking embedding is not supported")
-        return np.asarray(layer.get_weights()[0], np.float32)
-    return np.eye(layer.vocab_size, dtype=np.float32)
-
-
-def _lstm_cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One Keras LSTM step from the gate inputs ``z = x @ kernel + h @ recurrent + bias``
-    ``(batch, 4n)``, gates in the order ``i, f, c, o``: returns the new ``(h, c)``."""
-    n = c.shape[1]
-    gates = _sigmoid(z)
-    c = gates[:, n:2 * n] * c + gates[:, :n] * np.tanh(z[:, 2 * n:3 * n])
-    return gates[:, 3 * n:] * np.tanh(c), c
-
-
-def _stack_step(x: np.ndarray, weights: list[list[np.ndarray]], h: list[np.ndarray],
-                c: list[np.ndarray]) -> np.ndarray:
-    """One step of stacked LSTMs (``weights``: kernel, recurrent, bias per layer) from input
-    ``x``, updating the states ``h`` and ``c`` in place; the top layer's ``h``."""
-    for i, (kernel, recurrent, bias) in enumerate(weights):
-        h[i], c[i] = _lstm_cell(x @ kernel + h[i] @ recurrent + bias, c[i])
-        x = h[i]
-    return x
-
-
-def _lstm_sequence(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
-                   return_sequences: bool) -> np.ndarray:
-    """A Keras LSTM over ``x`` ``(batch, T, in)`` from a zero state: ``(batch, T, n)`` or the
-    last ``h`` ``(batch, n)``. The input projections of all steps are one product."""
-    z_in = x @ kernel + bias
-    h = c = np.zeros((x.shape[0], recurrent.shape[0]), np.float32)
-    hs = []
-    for t in range(x.shape[1]):
-        h, c = _lstm_cell(z_in[:, t] + h @ recurrent, c)
-        hs.append(h)
-    return np.stack(hs, axis=1) if return_sequences else h
-
 
 class LSTMStepper:
     """A many-to-many model (``Embedding | OneHot -> LSTM x L (-> Dropout) -> Dense softmax``)
@@ -105,9 +41,9 @@ class LSTMStepper:
             if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
                 continue
             if isinstance(layer, (keras.layers.Embedding, OneHot)) and table is None:
-                table = _token_table(layer)
+                table = token_table(layer)
             elif isinstance(layer, keras.layers.LSTM) and out is None and table is not None:
-                lstms.append(_lstm_weights(layer))
+                lstms.append(lstm_weights(layer))
             elif isinstance(layer, keras.layers.Dense) and out is None and lstms:
                 if layer.get_config()["activation"] != "softmax":
                     raise ValueError(f"{layer.name}: the output layer must be a softmax")
@@ -133,36 +69,38 @@ class LSTMStepper:
     def step(self, tokens: np.ndarray) -> np.ndarray:
         """Feed one token per sequence (int array ``(batch,)``); next-token probabilities
         ``(batch, vocab)``, float32."""
-        self.h[0], self.c[0] = _lstm_cell(self.input0[tokens] + self.h[0] @ self.recurrent0, self.c[0])
+        self.h[0], self.c[0] = lstm_cell(self.input0[tokens] + self.h[0] @ self.recurrent0, self.c[0])
         for i, (kernel, recurrent, bias) in enumerate(self.upper, start=1):
             z = self.h[i - 1] @ kernel + self.h[i] @ recurrent + bias
-            self.h[i], self.c[i] = _lstm_cell(z, self.c[i])
+            self.h[i], self.c[i] = lstm_cell(z, self.c[i])
         return softmax(self.h[-1] @ self.out_kernel + self.out_bias)
 
-    def scan(self, tokens: np.ndarray, chunk: int = 128):
-        """The last LSTM's output after each of ``tokens`` ``(batch, T)``, from a zero state, in
-        time chunks: yields ``(t0, h)`` with ``h`` ``(batch, <= chunk, units)`` for steps ``t0 ...``.
-
-        The same arithmetic as :meth:`step`, reordered layer by layer inside a chunk: each
-        layer's input products for the whole chunk are one matrix product, so a step costs
-        only its recurrent product (a whole-piece pass, as held-out scoring needs, is several
-        times faster than stepping). Leaves the stepper's own state alone."""
+    def scan(self, tokens: np.ndarray, lengths: np.ndarray | None = None, chunk: int = 128):
+        """The top LSTM's output after each of ``tokens`` ``(batch, T)`` from a zero state, a
+        chunk of steps at a time: yields ``(t0, first, h)``, ``h`` ``(batch - first, <= chunk,
+        units)`` for steps ``t0 ...`` of rows ``first ...``. With ``lengths`` (ascending), rows
+        that have ended are left out of later chunks, so a batch costs its tokens, not its
+        longest row. :meth:`step`'s arithmetic layer by layer: a step costs only its recurrent
+        product. The stepper's own state is left alone."""
         tokens = np.asarray(tokens)
-        batch = len(tokens)
-        recurrents = [self.recurrent0] + [r for _, r, _ in self.upper]
-        h = [np.zeros((batch, u), np.float32) for u in self.units]
-        c = [np.zeros((batch, u), np.float32) for u in self.units]
+        ends = np.full(len(tokens), tokens.shape[1]) if lengths is None else np.asarray(lengths)
+        if np.any(np.diff(ends) < 0):
+            raise ValueError("scan needs its rows in ascending order of length")
+        layers = [(None, self.recurrent0, None), *self.upper]
+        h = [np.zeros((len(tokens), u), np.float32) for u in self.units]
+        c = [np.zeros((len(tokens), u), np.float32) for u in self.units]
+        first = 0
         for t0 in range(0, tokens.shape[1], chunk):
-            z_in = self.input0[tokens[:, t0:t0 + chunk]]                 # (batch, C, 4n)
-            for layer, recurrent in enumerate(recurrents):
-                if layer:
-                    kernel, _, bias = self.upper[layer - 1]
-                    z_in = out @ kernel + bias
-                out = np.empty(z_in.shape[:2] + (self.units[layer],), np.float32)
-                for t in range(z_in.shape[1]):
-                    h[layer], c[layer] = _lstm_cell(z_in[:, t] + h[layer] @ recurrent, c[layer])
-                    out[:, t] = h[layer]
-            yield t0, out
+            drop = int(np.searchsorted(ends, t0, side="right")) - first   # rows ended by t0
+            first += drop
+            h, c = [x[drop:] for x in h], [x[drop:] for x in c]
+            if first == len(tokens):
+                return
+            out = None
+            for i, (kernel, recurrent, bias) in enumerate(layers):
+                z_in = self.input0[tokens[first:, t0:t0 + chunk]] if i == 0 else out @ kernel + bias
+                out, h[i], c[i] = lstm_run(z_in, recurrent, h[i], c[i])
+            yield t0, first, out
 
     def run(self, tokens: np.ndarray) -> np.ndarray:
         """Probabilities ``(batch, T, vocab)`` after each of ``tokens`` ``(batch, T)``, from a
@@ -208,12 +146,12 @@ def _numpy_layer(layer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         scale = np.float32(1.0 / layer.vocab_size)
         return lambda ids: (ids.astype(np.float32) * scale)[..., None]
     if isinstance(layer, (keras.layers.Embedding, OneHot)):
-        table = _token_table(layer)
+        table = token_table(layer)
         return lambda ids: table[ids]
     if isinstance(layer, keras.layers.LSTM):
-        kernel, recurrent, bias = _lstm_weights(layer)
+        kernel, recurrent, bias = lstm_weights(layer)
         sequences = bool(layer.return_sequences)
-        return lambda x: _lstm_sequence(x, kernel, recurrent, bias, sequences)
+        return lambda x: lstm_sequence(x, kernel, recurrent, bias, sequences)
     if isinstance(layer, keras.layers.BatchNormalization):
         if layer.axis not in (-1, len(layer.input.shape) - 1):
             raise ValueError(f"{layer.name}: only batch normalization over the last axis is supported")
@@ -227,9 +165,9 @@ def _numpy_layer(layer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         return lambda x: x * mul + add
     if isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
         activation = layer.get_config()["activation"]
-        if activation not in _ACTIVATIONS:
+        if activation not in ACTIVATIONS:
             raise ValueError(f"{layer.name}: activation {activation!r} is not supported")
-        act = _ACTIVATIONS[activation]
+        act = ACTIVATIONS[activation]
         if isinstance(layer, keras.layers.Activation):
             return act
         kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
@@ -303,8 +241,8 @@ class BiaxialStepper:
 
     def __init__(self, model: Any, config: Any) -> None:
         by_name = {layer.name: layer for layer in model.layers}
-        self.time = [_lstm_weights(by_name[f"time_lstm_{i}"]) for i in range(len(config.units))]
-        self.note = [_lstm_weights(by_name[f"note_lstm_{i}"]) for i in range(len(config.note_units))]
+        self.time = [lstm_weights(by_name[f"time_lstm_{i}"]) for i in range(len(config.units))]
+        self.note = [lstm_weights(by_name[f"note_lstm_{i}"]) for i in range(len(config.note_units))]
         self.out_kernel, self.out_bias = (np.asarray(w, np.float32)
                                           for w in by_name["play_articulate"].get_weights())
         self.pitches, self.low = config.pitches, config.pitch_low
@@ -336,7 +274,7 @@ class BiaxialStepper:
     def _begin_step(self, previous: np.ndarray) -> None:
         x = note_features(previous, np.full(self.batch, self.t), self.low).reshape(
             self.batch * self.pitches, -1)
-        x = _stack_step(x, self.time, self.h_time, self.c_time)
+        x = stack_step(x, self.time, self.h_time, self.c_time)
         self.time_out = x.reshape(self.batch, self.pitches, -1)
         self.h_note = [np.zeros((self.batch, k.shape[1] // 4), np.float32) for k, _, _ in self.note]
         self.c_note = [np.zeros_like(h) for h in self.h_note]
@@ -345,8 +283,8 @@ class BiaxialStepper:
 
     def _cell_probs(self) -> np.ndarray:
         x = np.concatenate([self.time_out[:, self.n], self.lower], -1)
-        x = _stack_step(x, self.note, self.h_note, self.c_note)
-        play, artic = _sigmoid(x @ self.out_kernel + self.out_bias).T
+        x = stack_step(x, self.note, self.h_note, self.c_note)
+        play, artic = sigmoid(x @ self.out_kernel + self.out_bias).T
         play = play ** self.conservativity.astype(np.float32)
         return np.stack([np.zeros_like(play), 1 - play, play * artic, play * (1 - artic)], -1)
 
@@ -383,7 +321,7 @@ class GeneratorStepper:
         real previous step to read instead of the last output."""
         previous = self.previous if teacher is None else np.asarray(teacher, np.float32)
         x = np.maximum(np.concatenate([noise, previous], -1) @ self.in_kernel + self.in_bias, 0.0)
-        x = _stack_step(x, self.lstms, self.h, self.c)
+        x = stack_step(x, self.lstms, self.h, self.c)
         self.previous = x @ self.out_kernel + self.out_bias
         return self.previous
 
@@ -398,14 +336,3 @@ def engine_for(model: Any, config: Any) -> "Recurrent | SlidingWindow | BiaxialS
     if config.many_to_many:
         return Recurrent(LSTMStepper(model))
     return SlidingWindow(model, config.window)
-
-
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """Keep NumPy's BLAS on one thread while stepping a model (threadpoolctl).
-
-    The per-step products are small (a few hundred rows): extra BLAS threads gain little on an
-    idle machine and, on a busy one, spin waiting for each other (measured 20-40x slower with
-    2 cores shared by several processes).
-    """
-    return threadpool_limits(1, user_api="blas")
-
