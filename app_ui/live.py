@@ -1,19 +1,20 @@
 """The room follows the presenter's training, on Home (room mode): the running job's live loss
-chart, drawn as the Train page draws it, and a button that composes with its newest
+chart, drawn as the Train page draws its loss panel, and a button that composes with its newest
 checkpoint, "the model as it is right now", so the room hears it improve epoch by epoch. A job
 that has ended stays there ``LINGER_S`` more, so the room hears the model it ended with.
 
 The chart polls in a fragment (only it reruns, every ``POLL_S``) and is sent again only when the
-run's files changed (a redraw of the same chart cost each phone ~0.14 CPU-s a poll); the
-button and its piece stay outside it, so a poll never sends a piece's audio again. When the job shown changes (one
-starts, or it ends) the fragment reruns the whole page once.
+run's files changed; it is an image drawn on the server (``app_ui.charts.history_png``), since
+an interactive chart cost every phone ~0.5 CPU-s a redraw. The button and its piece stay
+outside the fragment, so a poll never sends a piece's audio again. When what the page shows
+changes (a job starts or ends, its first checkpoint lands) the fragment reruns the page once.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app_ui.charts import files_stamp, run_history_figure
+from app_ui.charts import files_stamp, history_png
 from app_ui.errors import action
 from app_ui.music import compose, show_composition
 from app_ui.ready import HOME_OPTIONS
@@ -44,7 +45,11 @@ def live_run():
 
 
 def _shown(run, running: bool) -> str | None:
-    return f"{run.path}:{running}" if run is not None else None
+    """What the page outside the poll shows: which job, whether it runs, whether it has a
+    checkpoint to compose with (a change of any reruns the page once)."""
+    if run is None:
+        return None
+    return f"{run.path}:{running}:{newest_checkpoint(run) is not None}"
 
 
 def newest_checkpoint(run) -> int | None:
@@ -71,7 +76,7 @@ def _chart(seen: str | None, caption, chart) -> None:
                     f"{status.get('message') or status.get('state', '')}")
     drawn = (str(run.path), files_stamp(run.path))
     if st.session_state.get(DRAWN) != drawn:   # the same figure again would cost every phone
-        chart.plotly_chart(run_history_figure(run), key="live_chart", width="stretch")
+        chart.container(key="live_chart").image(history_png(run), width="stretch")
         st.session_state[DRAWN] = drawn
 
 
@@ -88,6 +93,10 @@ def show() -> None:
     caption, chart = st.empty(), st.empty()
     st.fragment(run_every=POLL_S)(_chart)(_shown(run, running), caption, chart)
     if run is None:
+        return
+    if newest_checkpoint(run) is None:
+        st.caption(":material/hourglass_top: The model saves its first checkpoint after its "
+                   "first epoch; then you can hear it here.")
         return
     if st.button("Hear the model as it is now", icon=":material/hearing:", key="live_compose",
                  width="stretch", help="A piece by the newest checkpoint of the training above."):

@@ -13,6 +13,7 @@ Gallery renders every sample's audio first, 30-100 s more here on 2 busy cores.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -28,9 +29,14 @@ from bench_app import CHROMIUM, PLAYER_JS, StudioServer, launch_chromium  # noqa
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 KEY = "room-test-key-7Hq2"
 TIMEOUT_MS = 120_000
-# The most points of a trace in Home's live chart (st.plotly_chart key "live_chart").
-LIVE_POINTS_COUNT_JS = """() => Math.max(0, ...Array.from(document.querySelectorAll(
-  '.st-key-live_chart .js-plotly-plot')).flatMap(el => (el.data || []).map(t => (t.x || []).length)))"""
+# Home's live chart (room mode): an image drawn on the server, at a new address when it changes,
+# and its caption "Epoch N of M" (N: epochs done)
+LIVE_JS = """() => {
+  const img = document.querySelector('.st-key-live_chart img');
+  const epoch = Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
+    .map(el => el.innerText.match(/^Epoch (\\d+) of/)).find(m => m);
+  return {src: img ? img.src : '', epoch: epoch ? Number(epoch[1]) : -1};
+}"""
 
 
 def make_args(target: str) -> list[str]:
@@ -151,10 +157,13 @@ def test_a_room_audience_presenter_and_live_training(room):
         assert audience.get_by_role("button", name="Stop").count() == 0
         audience.goto(url)
         audience.get_by_text("Training now").wait_for()
-        audience.locator(".st-key-live_chart .js-plotly-plot").wait_for()
-        seen = audience.evaluate(LIVE_POINTS_COUNT_JS)  # the chart as the phone opened it ...
-        audience.wait_for_function(f"() => ({LIVE_POINTS_COUNT_JS})() > {seen}", timeout=240_000,
-                                   polling=500)  # ... gains an epoch with no reload
+        audience.locator(".st-key-live_chart img").wait_for()
+        shown = audience.evaluate(LIVE_JS)  # the chart as the phone opened it ...
+        audience.wait_for_function(
+            f"() => {{ const now = ({LIVE_JS})(); return now.src !== {json.dumps(shown['src'])} "
+            f"&& now.epoch > {shown['epoch']} && now.epoch >= 1; }}",
+            timeout=240_000, polling=500)  # ... is redrawn with an epoch more, no reload
+        seen = shown["epoch"]
         audience.get_by_role("button", name="Hear the model as it is now").click()
         audience.wait_for_function(f"() => ({PLAYER_JS})().ready >= 3")
         caption = audience.get_by_text(re.compile(r"as it was at epoch \d+$"))
