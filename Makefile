@@ -26,7 +26,7 @@ room: deps
 	$(PY) -m app_ui.serve --room --server.port $(PORT)
 
 test: test-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
