@@ -16,13 +16,13 @@ reached 1.0x, 0.8x, 0.7x and 0.6x of the baseline, the last checkpoint's ratio, 
     .venv/bin/python bench/bench_time_to_quality.py --minutes 3 \\
         --variant carried= --variant pieces="--train-on pieces" --variant windows="--train-on windows"
 
-``--speed-rounds N`` then measures tokens/s alone: N rounds of ``--speed-minutes`` runs of the
+``--speed-rounds N`` then measures tokens/s alone: N rounds of ``--speed-epochs`` (or ``--speed-minutes``) runs of the
 variants in turn, the order reversed each round, so that a slow spell of a shared machine
 (epochs of one run here varied from 19 to 49 s) falls on all of them; it reports each round's
 ratios to the last variant named, and their median (``--speed-only``: only this).
 
     .venv/bin/python bench/bench_time_to_quality.py --speed-only --speed-rounds 4 \\
-        --variant carried= --variant windows="--train-on windows"
+        --speed-epochs 4 --variant carried= --variant windows="--train-on windows"
 
 ``--jsb-midi-folder DIR`` first writes the JSB Chorales of ``../shared/data/jsb`` (16th-note
 grid, all 382) as MIDI files into DIR and trains on that folder, as a user's own MIDI would be.
@@ -31,6 +31,7 @@ grid, all 382) as MIDI files into DIR and trains on that folder, as a user's own
 from __future__ import annotations
 
 import argparse
+import statistics
 import json
 import os
 import shlex
@@ -89,8 +90,9 @@ def score(run_dir: Path) -> dict:
                       for p in points]}
 
 
-def train_command(corpus: str, minutes: float, run_dir: Path, options: str) -> list[str]:
-    return [sys.executable, "-m", "core", "train", "--corpus", corpus, "--minutes", str(minutes),
+def train_command(corpus: str, limit: list[str], run_dir: Path, options: str) -> list[str]:
+    """``core train`` as a user types it; ``limit``: ``["--minutes", M]`` or ``["--epochs", N]``."""
+    return [sys.executable, "-m", "core", "train", "--corpus", corpus, *limit,
             "--run-dir", str(run_dir), "--no-queue", *shlex.split(options)]
 
 
@@ -98,23 +100,26 @@ def steady_tokens_per_s(run_dir: Path) -> float | None:
     """Median tokens/s of a run's epochs after the first (which traces the graph)."""
     from core.runs import Run
 
-    speeds = sorted(r["tokens_per_s"] for r in Run(run_dir).history()[1:] if r.get("tokens_per_s"))
-    return speeds[len(speeds) // 2] if speeds else None
+    speeds = [r["tokens_per_s"] for r in Run(run_dir).history()[1:] if r.get("tokens_per_s")]
+    return statistics.median(speeds) if speeds else None
 
 
-def speed_rounds(corpus: str, variants: list[list[str]], rounds: int, minutes: float,
+def speed_rounds(corpus: str, variants: list[list[str]], rounds: int, limit: list[str],
                  root: Path) -> dict:
     """Tokens/s of each variant in short runs taken in turn, the order reversed every round
     (A B, B A, A B ...), so a slow spell of a shared machine falls on every variant alike: per
     round each variant's median epoch after the first, and every variant's ratio to the last
-    one named in that round; their medians over the rounds."""
+    one named in that round; their medians over the rounds. With ``limit`` ``--epochs N`` every
+    variant does the same work in whole epochs; with ``--minutes`` the last epoch is the part
+    the budget left, whose tokens/s carries a whole validation pass for a part of an epoch's
+    training."""
     per_round = []
     for r in range(rounds):
         order = variants if r % 2 == 0 else variants[::-1]
         speeds = {}
         for name, options in order:
             run_dir = root / f"speed-{r}-{name}"
-            subprocess.run(train_command(corpus, minutes, run_dir, options), cwd=ROOT,
+            subprocess.run(train_command(corpus, limit, run_dir, options), cwd=ROOT,
                            capture_output=True, text=True, check=True)
             speeds[name] = steady_tokens_per_s(run_dir)
         per_round.append({"tokens_per_s": speeds, "load": load()})
@@ -122,8 +127,8 @@ def speed_rounds(corpus: str, variants: list[list[str]], rounds: int, minutes: f
     last = variants[-1][0]
     ratios = {name: sorted(p["tokens_per_s"][name] / p["tokens_per_s"][last] for p in per_round)
               for name, _ in variants[:-1]}
-    return {"rounds": per_round, "minutes_each": minutes,
-            f"median_ratio_to_{last}": {n: round(v[len(v) // 2], 3) for n, v in ratios.items()},
+    return {"rounds": per_round, "each": " ".join(limit),
+            f"median_ratio_to_{last}": {n: round(statistics.median(v), 3) for n, v in ratios.items()},
             f"ratios_to_{last}": {n: [round(x, 3) for x in v] for n, v in ratios.items()}}
 
 
@@ -150,6 +155,8 @@ def main() -> None:
     ap.add_argument("--speed-rounds", type=int, default=0,
                     help="then N rounds of short runs of the variants in turn: tokens/s ratios")
     ap.add_argument("--speed-minutes", type=float, default=1.5)
+    ap.add_argument("--speed-epochs", type=int, default=0,
+                    help="speed rounds of N whole epochs each instead of --speed-minutes")
     ap.add_argument("--speed-only", action="store_true", help="only the speed rounds")
     args = ap.parse_args()
     if args.jsb_midi_folder:
@@ -161,7 +168,7 @@ def main() -> None:
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ttq-"))
     for name, options in ([] if args.speed_only else variants):
         run_dir = root / name
-        cmd = train_command(args.corpus, args.minutes, run_dir, options)
+        cmd = train_command(args.corpus, ["--minutes", str(args.minutes)], run_dir, options)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -173,7 +180,9 @@ def main() -> None:
         print(json.dumps({name: {k: v for k, v in out["variants"][name].items() if k != "curve"}}),
               file=sys.stderr, flush=True)
     if args.speed_rounds:
-        out["speed"] = speed_rounds(args.corpus, variants, args.speed_rounds, args.speed_minutes, root)
+        limit = (["--epochs", str(args.speed_epochs)] if args.speed_epochs else
+                 ["--minutes", str(args.speed_minutes)])
+        out["speed"] = speed_rounds(args.corpus, variants, args.speed_rounds, limit, root)
     out["load_after"] = load()
     print(json.dumps(out, indent=1))
 

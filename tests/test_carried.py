@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,16 @@ def test_carried_windows_balance_the_rows_and_reshuffle():
     before = [list(p) for p in batches.plan]
     batches.reshuffle()
     assert [list(p) for p in batches.plan] != before
+
+
+def test_carried_windows_waste_no_step_on_uneven_rows():
+    # lengths as the Bach chorales have them: mostly 10-40 windows, a few of 100-190
+    rng = np.random.default_rng(3)
+    sizes = [int(w) for w in rng.lognormal(3.1, 0.5, 300).clip(8, 200)] + [188, 120, 96]
+    batches = CarriedWindows(_pieces([8 * w + 1 for w in sizes]), batch_size=32, window=8, seed=0)
+    assert len(batches) <= math.ceil(sum(sizes) / 32) + 1   # no row much longer than the rest
+    dealt = sorted(i for plan in batches.plan for i, k in plan if k == 0)
+    assert dealt == list(range(len(sizes)))                # every piece on exactly one row
 
 
 def _tiny_model(train_on="carried"):
