@@ -31,10 +31,10 @@ grid, all 382) as MIDI files into DIR and trains on that folder, as a user's own
 from __future__ import annotations
 
 import argparse
-import statistics
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile

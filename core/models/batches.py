@@ -171,10 +171,11 @@ class CarriedWindows:
     row that has run out of pieces) has weight 0.
 
     Pieces are dealt to the rows longest first, each to the row with the fewest windows so far
-    (shuffled among equals, by the seed), so the rows end close together and little of an
-    epoch is padding; :meth:`reshuffle` deals again. The training job deals once a run and
-    feeds :meth:`arrays` (a ``PyDataset`` of these small batches doubled the step time). Every
-    batch has exactly ``batch_size`` rows, as the carried state needs.
+    (shuffled among equals, by the seed), then moved or swapped from the longest row to the
+    shortest (:meth:`_even_out`), so the rows end close together (the Bach chorales: within one
+    window) and little of an epoch is padding; :meth:`reshuffle` deals again. The training job
+    deals once a run and feeds :meth:`arrays` (a ``PyDataset`` of these small batches doubled
+    the step time). Every batch has exactly ``batch_size`` rows, as the carried state needs.
     """
 
     def __init__(self, seqs: Sequence[np.ndarray], batch_size: int, window: int, *,
