@@ -73,6 +73,22 @@ def test_carried_windows_waste_no_step_on_uneven_rows():
     assert dealt == list(range(len(sizes)))                # every piece on exactly one row
 
 
+def test_fit_reads_the_carried_batches_in_order_epoch_after_epoch():
+    # the job's feed (one endless stream, `steps` batches an epoch) gives every epoch the
+    # batches of the deal from the first, as the carried state needs
+    from core.training.data import _Data
+
+    carried = CarriedWindows(_pieces([23, 9, 40, 5, 17, 31]), batch_size=3, window=8, seed=2)
+    x, keep, y, w = carried.arrays()
+    feed = _Data(((x, keep), y, w), carried.supervised_tokens, carried.steps, ordered=True)
+    inputs = feed.fit_inputs(carried.batch_size)
+    assert inputs["steps_per_epoch"] == carried.steps and inputs["shuffle"] is False
+    read = list(inputs["x"].take(2 * carried.steps).as_numpy_iterator())
+    for step, ((bx, bkeep), by, bw) in enumerate(read):
+        (ex, ekeep), ey, ew = carried[step % carried.steps]
+        assert (bx == ex).all() and (bkeep == ekeep).all() and (by == ey).all() and (bw == ew).all()
+
+
 def _tiny_model(train_on="carried"):
     config = presets.make_config("studio", 12, "small", window=6, train_on=train_on, units=[8, 8],
                                  embed=4, dropout=0.0)

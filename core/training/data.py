@@ -41,6 +41,9 @@ class _Data:
         """The data arguments of ``model.fit``."""
         if distributed.replicas(strategy) > 1:
             return {"x": distributed.sharded(strategy, self.source), "steps_per_epoch": self.batches}
+        if self.ordered and keras.backend.backend() == "tensorflow":
+            return {"x": _endless_batches(self.data, batch_size), "steps_per_epoch": self.batches,
+                    "shuffle": False}
         if isinstance(self.data, tuple):
             x, y, w = self.data
             return {"x": list(x) if self.ordered else x, "y": y, "sample_weight": w,
@@ -55,6 +58,17 @@ class _Data:
             return {"validation_data": distributed.sharded(strategy, self.source),
                     "validation_steps": self.batches}
         return {"validation_data": self.data}
+
+
+def _endless_batches(data: tuple, batch_size: int):
+    """Truncated BPTT's ordered batches as one endless ``tf.data`` stream, read ``steps`` batches
+    an epoch: Keras keeps one iterator for the whole fit instead of making one per epoch, whose
+    turnover stalled an epoch's first batch for 14-18 s in 4 of 6 jobs (docs/benchmarks.md).
+    Every epoch is one whole pass, so each starts with the first batch, as the state needs."""
+    import tensorflow as tf
+
+    (x, keep), y, w = data
+    return tf.data.Dataset.from_tensor_slices(((x, keep), y, w)).batch(batch_size).repeat()
 
 
 def datasets(config, train_seqs, val_seqs, seed: int, replicas: int = 1) -> tuple[_Data, _Data]:
