@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,12 +116,26 @@ def test_home_compose_plays_audio_and_draws_a_piano_roll(server, browser):
     page.close()
 
 
+def upload(page, files: list[dict], timeout_s: float = 120.0) -> None:
+    """Put ``files`` in the page's file uploader and wait until the server has every one (its
+    upload endpoint answered each PUT): a button pressed before that can race the uploader's
+    own rerun (seen once in a fresh clone's parallel run: the page never answered the press)."""
+    stored = []
+    page.on("response", lambda r: stored.append(r.status) if (
+        "/_stcore/upload_file" in r.url and r.request.method == "PUT") else None)
+    page.locator('input[type="file"]').set_input_files(files=files)
+    deadline = time.monotonic() + timeout_s
+    while len(stored) < len(files):
+        assert time.monotonic() < deadline, f"{len(stored)} of {len(files)} files uploaded"
+        page.wait_for_timeout(100)
+    assert all(code == 204 or code == 200 for code in stored), stored
+    page.get_by_text(files[-1]["name"]).first.wait_for()
+
+
 def test_junk_upload_shows_its_message(server, browser):
     page = goto(browser, f"{server.url}/corpus")
     page.get_by_role("tab", name="Upload MIDI").click()
-    page.locator('input[type="file"]').set_input_files(
-        files=[{"name": "junk.mid", "mimeType": "audio/midi", "buffer": b"this is not a MIDI file"}])
-    page.get_by_text("junk.mid").first.wait_for()
+    upload(page, [{"name": "junk.mid", "mimeType": "audio/midi", "buffer": b"this is not a MIDI file"}])
     page.get_by_role("button", name="Load uploaded files").click()
     page.get_by_text("Reading your files failed").wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -134,11 +149,9 @@ def test_a_damaged_upload_is_used_and_its_repairs_shown(server, browser):
 
     page = goto(browser, f"{server.url}/corpus")
     page.get_by_role("tab", name="Upload MIDI").click()
-    page.locator('input[type="file"]').set_input_files(files=[
-        {"name": "song.rmi", "mimeType": "audio/midi",
-         "buffer": in_riff(key_in_mode_2(with_key_and_volume()))},
-        {"name": "junk.mid", "mimeType": "audio/midi", "buffer": b"this is not a MIDI file"}])
-    page.get_by_text("junk.mid").first.wait_for()
+    upload(page, [{"name": "song.rmi", "mimeType": "audio/midi",
+                   "buffer": in_riff(key_in_mode_2(with_key_and_volume()))},
+                  {"name": "junk.mid", "mimeType": "audio/midi", "buffer": b"this is not a MIDI file"}])
     page.get_by_role("button", name="Load uploaded files").click()
     page.get_by_text("Repaired files (1)").wait_for()
     page.get_by_text("Skipped files (1)").wait_for()
